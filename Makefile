@@ -1,0 +1,44 @@
+# The two commands a user needs: `make run` and `make test`. Everything they need is installed
+# by the targets below into .venv/ and .tools/.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: run test bench lint format install tools db-start db-stop clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+tools:
+	bash scripts/install-tools.sh
+
+run: install tools
+	PORT=$(PORT) bash scripts/run.sh
+
+test: install tools
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install tools
+	$(PY) -m bench
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+db-start: install tools
+	$(PY) -m app.embedded_server start
+
+db-stop:
+	$(PY) -m app.embedded_server stop
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache

@@ -1,0 +1,1 @@
+"""A MongoDB document-store backend for AI-generation apps."""

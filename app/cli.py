@@ -1,0 +1,97 @@
+"""`python -m app …`: the operator's commands."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from app import database
+from app.settings import get_settings
+
+cli = typer.Typer(no_args_is_help=True, help="Operate the genstore backend.")
+users_cli = typer.Typer(no_args_is_help=True, help="Manage users.")
+dev_cli = typer.Typer(no_args_is_help=True, help="Development helpers.")
+cli.add_typer(users_cli, name="users")
+cli.add_typer(dev_cli, name="dev")
+console = Console(stderr=True)
+
+T = TypeVar("T")
+
+
+def run_with_database(work: Callable[[], Awaitable[T]]) -> T:
+    """Connect, run one command's work, disconnect."""
+
+    async def main() -> T:
+        try:
+            await database.connect(get_settings())
+        except database.DatabaseNotConfigured as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        try:
+            return await work()
+        finally:
+            await database.disconnect()
+
+    return asyncio.run(main())
+
+
+def not_built(command: str) -> None:
+    console.print(f"[red]`{command}` is not available in this version yet.[/red]")
+    raise typer.Exit(3)
+
+
+@cli.command()
+def seed(
+    check: Annotated[bool, typer.Option("--check", help="Validate only; write nothing")] = False,
+) -> None:
+    """Load tutorial fixtures from seeds/ (idempotent)."""
+    not_built("seed")
+
+
+@users_cli.command()
+def promote(email: str) -> None:
+    """Give a user the admin role."""
+    not_built("users promote")
+
+
+@cli.command()
+def cleanup(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, delete nothing")] = False,
+) -> None:
+    """Expire conversations, collect unreferenced blobs, prune rate-limit windows."""
+    not_built("cleanup")
+
+
+@cli.command("export")
+def export_dump(directory: Path) -> None:
+    """Write a portable dump of the database (collections and blobs) to DIRECTORY."""
+    not_built("export")
+
+
+@cli.command("import")
+def import_dump(
+    directory: Path,
+    force: Annotated[bool, typer.Option("--force", help="Allow a non-empty target")] = False,
+) -> None:
+    """Restore a dump written by `export`."""
+    not_built("import")
+
+
+@cli.command()
+def migrate(
+    list_: Annotated[bool, typer.Option("--list", help="Show migrations and their state")] = False,
+    down: Annotated[int | None, typer.Option("--down", help="Roll back the last N")] = None,
+) -> None:
+    """Apply schema migrations."""
+    not_built("migrate")
+
+
+@dev_cli.command()
+def reset() -> None:
+    """Drop the development database."""
+    not_built("dev reset")

@@ -1,0 +1,176 @@
+"""The AppError family and the handlers that turn every error into RFC 9457 problem+json.
+
+Services raise AppError subclasses and never know about HTTP responses; this module is the one
+place where an error becomes a status code, a body and headers.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("app.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class AppError(Exception):
+    status: int = 400
+    title: str = "Bad request"
+    type: str = "about:blank"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers = headers or {}
+
+
+class BadRequest(AppError):
+    status, title = 400, "Bad request"
+
+
+class Unauthorized(AppError):
+    status, title = 401, "Not authenticated"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class Forbidden(AppError):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(AppError):
+    status, title = 404, "Not found"
+
+
+class Conflict(AppError):
+    status, title = 409, "Conflict"
+
+
+class Gone(AppError):
+    status, title = 410, "Gone"
+
+
+class PreconditionFailed(AppError):
+    status, title = 412, "Precondition failed"
+
+
+class PayloadTooLarge(AppError):
+    status, title = 413, "Payload too large"
+
+
+class UnsupportedMediaType(AppError):
+    status, title = 415, "Unsupported media type"
+
+
+class RangeNotSatisfiable(AppError):
+    status, title = 416, "Range not satisfiable"
+
+
+class Unprocessable(AppError):
+    status, title = 422, "Validation failed"
+
+    def __init__(self, detail: str | None = None, *, field: str | None = None, **kw: Any) -> None:
+        if field is not None and "errors" not in kw:
+            kw["errors"] = [{"loc": field.split("."), "msg": detail or self.title}]
+        super().__init__(detail, **kw)
+
+
+class TooManyRequests(AppError):
+    status, title = 429, "Too many requests"
+
+
+class ServiceUnavailable(AppError):
+    status, title = 503, "Service unavailable"
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
+    """Keep what a client can act on; never echo back large or binary input."""
+    cleaned = []
+    for err in errors:
+        cleaned.append(
+            {
+                "loc": [str(part) for part in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+        )
+    return cleaned
+
+
+DATABASE_DOWN = (ServerSelectionTimeoutError, AutoReconnect, ConnectionFailure)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return problem(
+            exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem(
+            422,
+            "The request did not match the expected shape.",
+            title="Validation failed",
+            errors=_clean_validation_errors(exc.errors()),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "No such resource."
+        return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+    for error_type in DATABASE_DOWN:
+
+        @app.exception_handler(error_type)
+        async def _database_down(_: Request, exc: Exception) -> JSONResponse:
+            log.warning("database unavailable: %s", type(exc).__name__)
+            return problem(
+                503,
+                "The database is unreachable; retry shortly.",
+                headers={"Retry-After": "2"},
+            )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return problem(500, "An unexpected error occurred.")

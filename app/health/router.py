@@ -1,0 +1,26 @@
+"""Liveness with a database check, and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.database import get_db
+from app.errors import DATABASE_DOWN, problem
+from app.observability import metrics_endpoint
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness and database reachability")
+async def healthz() -> JSONResponse:
+    try:
+        await get_db().command("ping")
+    except DATABASE_DOWN:
+        return problem(503, "The database does not answer ping.", headers={"Retry-After": "2"})
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+router.add_api_route(
+    "/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False, summary="Prometheus"
+)

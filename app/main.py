@@ -1,0 +1,62 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import database
+from app.errors import install_error_handlers
+from app.health.router import router as health_router
+from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
+from app.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await database.connect(settings)
+        try:
+            yield
+        finally:
+            await database.disconnect()
+
+    app = FastAPI(
+        title="genstore",
+        version="0.1.0",
+        summary="A MongoDB document store for AI-generation apps",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health_router)
+    for router in _area_routers():
+        app.include_router(router, prefix=API_PREFIX)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_json_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def _area_routers() -> list:
+    return []
+
+
+def asgi() -> FastAPI:
+    """Entry point for uvicorn (`app.main:asgi`, factory mode)."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

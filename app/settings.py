@@ -1,0 +1,49 @@
+"""One Settings object, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that must never sign tokens outside development.
+KNOWN_DEFAULT_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    app_env: Literal["development", "test", "production"] = "development"
+    mongodb_url: str | None = None
+    mongodb_db: str = "genstore"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: str = ""
+    access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    max_json_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    public_base_url: str = "http://127.0.0.1:8000"
+    external_jwt_issuer: str | None = None
+    external_jwt_public_key: str | None = None
+    external_jwt_audience: str | None = None
+    cors_origins: list[str] = []
+    server_selection_timeout_ms: int = Field(default=2000, ge=100)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _guard_secret(self) -> Settings:
+        if self.secret_key in KNOWN_DEFAULT_SECRETS:
+            if self.app_env == "production":
+                raise ValueError("SECRET_KEY must be set to a random value when APP_ENV=production")
+            # Development and tests get a fresh random key: tokens do not survive a restart.
+            self.secret_key = secrets.token_urlsafe(48)
+        elif self.app_env == "production" and len(self.secret_key) < 32:
+            raise ValueError("SECRET_KEY must be at least 32 characters when APP_ENV=production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

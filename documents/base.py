@@ -1,0 +1,42 @@
+"""Base documents: timestamps for every resource, and OwnedDocument for everything a user owns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+
+
+def utcnow() -> datetime:
+    """Now in UTC, cut to milliseconds: what BSON stores, so a value reads back unchanged."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def day_of(moment: datetime) -> str:
+    """The computed `day` field analytics group by (`2026-11-22`)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+class TimestampedDocument(Document):
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class OwnedDocument(TimestampedDocument):
+    """A document that belongs to one user.
+
+    Every query of an owned collection goes through `app.auth.scoping.owned`, which adds the
+    owner; the account export and deletion walk every subclass listed in `OWNED_DOCUMENTS`.
+
+    `blob_fields` names the dotted paths that hold blob sha256 values: `cleanup` keeps every
+    blob that any owned document references through them, so a new area plugs into garbage
+    collection by declaring its paths, without touching `cleanup`.
+    """
+
+    owner_id: PydanticObjectId
+    blob_fields: ClassVar[tuple[str, ...]] = ()
+    # A model that allows public reads names the field and value that make a document public.
+    public_when: ClassVar[tuple[str, str] | None] = None

@@ -1,0 +1,30 @@
+"""Mail waiting to be sent. Tokens in it are single-use; only their hashes are kept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from beanie import PydanticObjectId
+from pymongo import ASCENDING, IndexModel
+
+from documents.base import TimestampedDocument
+
+
+class OutboxMessage(TimestampedDocument):
+    to: str
+    user_id: PydanticObjectId
+    kind: Literal["verify", "reset"]
+    token_hash: str
+    # The link a sender mails; it carries the token, so it is removed once sent or used.
+    body: str | None = None
+    expires_at: datetime
+    used_at: datetime | None = None
+    sent_at: datetime | None = None
+
+    class Settings:
+        name = "outbox"
+        indexes = [
+            IndexModel([("token_hash", ASCENDING)], unique=True, name="token_hash_unique"),
+            IndexModel([("expires_at", ASCENDING)], name="expires_at"),
+        ]

@@ -1,0 +1,71 @@
+"""Session fixtures: a real server (the embedded FerretDB, or MONGODB_URL), a throw-away
+database for this run, the app under its lifespan, and HTTP clients on it."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from pymongo import MongoClient
+
+from app.embedded_server import EmbeddedServer, free_port
+from app.main import create_app
+from app.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def embedded_server() -> Iterator[EmbeddedServer | None]:
+    """The FerretDB this run started, or None when MONGODB_URL names a server."""
+    if os.environ.get("MONGODB_URL"):
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="genstore-test-") as data_dir:
+        server = EmbeddedServer(data_dir=data_dir, port=free_port())
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_url(embedded_server: EmbeddedServer | None) -> str:
+    return embedded_server.url if embedded_server else os.environ["MONGODB_URL"]
+
+
+@pytest.fixture(scope="session")
+def settings(mongo_url: str) -> Iterator[Settings]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    settings = Settings(
+        app_env="test",
+        mongodb_url=mongo_url,
+        mongodb_db=name,
+        max_upload_bytes=8 * 1024 * 1024,
+        public_base_url="http://sites.test",
+    )
+    yield settings
+    client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=2000)
+    try:
+        client.drop_database(name)
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
