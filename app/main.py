@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import database
+from app.auth.mail import make_mail_sender
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.mail_sender = make_mail_sender(settings)
     install_error_handlers(app)
     app.include_router(health_router)
     for router in _area_routers():
@@ -52,7 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _area_routers() -> list:
-    return []
+    from app.auth.router import router as auth_router
+    from app.users.router import router as users_router
+
+    return [auth_router, users_router]
 
 
 def asgi() -> FastAPI:

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     server_selection_timeout_ms: int = Field(default=2000, ge=100)
     log_level: str = "INFO"
+    mail_backend: Literal["file", "memory"] = "file"
+    mail_dir: str = ".tools/mail"
 
     @model_validator(mode="after")
     def _guard_secret(self) -> Settings:

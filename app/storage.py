@@ -1,7 +1,256 @@
-"""The only module that talks to GridFS."""
+"""The only module that talks to GridFS: a content-addressed blob store per owner.
+
+A blob is one GridFS file in the `blobs` bucket whose `metadata` holds `owner_id` and `sha256`,
+with a unique index on that pair: the same bytes are stored once per owner, and of two concurrent
+identical uploads the second one's insert of the file document fails and its chunks are removed.
+Blobs are deleted by garbage collection (`collect_unreferenced`) once nothing references them.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bson import ObjectId
+from gridfs import AsyncGridFSBucket
+from gridfs.errors import NoFile
+from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from app.database import get_db
+from app.errors import PayloadTooLarge, Unprocessable
+from documents.base import utcnow
+
+BUCKET = "blobs"
+CHUNK_SIZE = 255 * 1024
+HEAD_BYTES = 512
+
+
+@dataclass
+class StoredBlob:
+    sha256: str
+    size: int
+    head: bytes  # the first bytes, for content sniffing
+    created: bool  # False when identical bytes were already stored
+
+
+@dataclass
+class BlobInfo:
+    file_id: ObjectId
+    owner_id: ObjectId
+    sha256: str
+    size: int
+    uploaded_at: datetime
+
+
+def _bucket() -> AsyncGridFSBucket:
+    return AsyncGridFSBucket(get_db(), bucket_name=BUCKET, chunk_size_bytes=CHUNK_SIZE)
+
+
+def _files():
+    return get_db()[f"{BUCKET}.files"]
+
+
+def _chunks():
+    return get_db()[f"{BUCKET}.chunks"]
+
 
 async def ensure_indexes() -> None:
-    return None
+    await _files().create_indexes(
+        [
+            IndexModel(
+                [("metadata.owner_id", ASCENDING), ("metadata.sha256", ASCENDING)],
+                unique=True,
+                name="owner_sha256_unique",
+            ),
+            IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename"),
+        ]
+    )
+    await _chunks().create_indexes(
+        [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="files_id_n")]
+    )
+
+
+async def put(
+    owner_id: ObjectId, chunks: AsyncIterable[bytes], *, max_bytes: int | None = None
+) -> StoredBlob:
+    """Stream `chunks` into GridFS while hashing them. Nothing is kept when the stream fails,
+    is empty or passes `max_bytes`; identical bytes already stored are reused."""
+    file_id = ObjectId()
+    grid_in = _bucket().open_upload_stream_with_id(file_id, str(file_id))
+    hasher = hashlib.sha256()
+    size = 0
+    head = b""
+    try:
+        async for chunk in chunks:
+            if not chunk:
+                continue
+            size += len(chunk)
+            if max_bytes is not None and size > max_bytes:
+                raise PayloadTooLarge(f"The file is larger than {max_bytes} bytes.")
+            if len(head) < HEAD_BYTES:
+                head += chunk[: HEAD_BYTES - len(head)]
+            hasher.update(chunk)
+            await grid_in.write(chunk)
+        if size == 0:
+            raise Unprocessable("The file is empty.", field="body.file")
+        sha256 = hasher.hexdigest()
+        if await _reuse(owner_id, sha256):
+            await grid_in.abort()
+            return StoredBlob(sha256, size, head, created=False)
+        grid_in.filename = sha256
+        grid_in.metadata = {"owner_id": owner_id, "sha256": sha256, "last_referenced_at": utcnow()}
+        try:
+            await grid_in.close()
+        except DuplicateKeyError:
+            # A concurrent upload of the same bytes won; keep its blob, drop our chunks.
+            await grid_in.abort()
+            await _reuse(owner_id, sha256)
+            return StoredBlob(sha256, size, head, created=False)
+        return StoredBlob(sha256, size, head, created=True)
+    except BaseException:
+        if not grid_in.closed:
+            await grid_in.abort()
+        raise
+
+
+async def put_bytes(owner_id: ObjectId, data: bytes) -> StoredBlob:
+    async def one_chunk() -> AsyncIterator[bytes]:
+        yield data
+
+    return await put(owner_id, one_chunk())
+
+
+async def _reuse(owner_id: ObjectId, sha256: str) -> bool:
+    """Mark an existing blob as just referenced (so collection's grace period protects it
+    until the caller has recorded its reference); False when there is none."""
+    result = await _files().update_one(
+        {"metadata.owner_id": owner_id, "metadata.sha256": sha256},
+        {"$set": {"metadata.last_referenced_at": utcnow()}},
+    )
+    return result.matched_count == 1
+
+
+async def exists(owner_id: ObjectId, sha256: str) -> bool:
+    found = await _files().find_one(
+        {"metadata.owner_id": owner_id, "metadata.sha256": sha256}, {"_id": 1}
+    )
+    return found is not None
+
+
+async def open_blob(
+    owner_id: ObjectId, sha256: str, start: int = 0, end: int | None = None
+) -> AsyncIterator[bytes]:
+    """Yield bytes `start`..`end` (inclusive) of a blob, one GridFS chunk at a time."""
+    cursor = _bucket().find({"metadata.owner_id": owner_id, "metadata.sha256": sha256}, limit=1)
+    grid_outs = await cursor.to_list(1)
+    if not grid_outs:
+        raise NoFile(f"no blob {sha256}")
+    grid_out = grid_outs[0]
+    stop = grid_out.length if end is None else min(end + 1, grid_out.length)
+    if start:
+        await grid_out.seek(start)
+    remaining = stop - start
+    while remaining > 0:
+        data = await grid_out.readchunk()
+        if not data:
+            break
+        data = data[:remaining]
+        remaining -= len(data)
+        yield data
+
+
+async def read_all(owner_id: ObjectId, sha256: str) -> bytes:
+    return b"".join([chunk async for chunk in open_blob(owner_id, sha256)])
+
+
+async def owner_blobs(owner_id: ObjectId) -> list[BlobInfo]:
+    cursor = _files().find({"metadata.owner_id": owner_id}).sort("_id", ASCENDING)
+    return [_info(raw) async for raw in cursor]
+
+
+def _info(raw: dict) -> BlobInfo:
+    meta = raw.get("metadata") or {}
+    return BlobInfo(
+        file_id=raw["_id"],
+        owner_id=meta.get("owner_id"),
+        sha256=meta.get("sha256", ""),
+        size=raw.get("length", 0),
+        uploaded_at=raw.get("uploadDate"),
+    )
+
+
+async def delete_file(file_id: ObjectId) -> None:
+    try:
+        await _bucket().delete(file_id)
+    except NoFile:
+        pass  # already gone: deleting is idempotent
+
+
+async def delete_owner_blobs(owner_id: ObjectId) -> int:
+    blobs = await owner_blobs(owner_id)
+    for blob in blobs:
+        await delete_file(blob.file_id)
+    return len(blobs)
+
+
+async def blob_stats(owner_id: ObjectId | None = None) -> tuple[int, int, int]:
+    """(files, bytes, chunks) in the bucket, for one owner or for everyone."""
+    query = {"metadata.owner_id": owner_id} if owner_id else {}
+    files = 0
+    total = 0
+    ids = []
+    async for raw in _files().find(query, {"length": 1}):
+        files += 1
+        total += raw.get("length", 0)
+        ids.append(raw["_id"])
+    chunk_query = {"files_id": {"$in": ids}} if owner_id else {}
+    chunks = await _chunks().count_documents(chunk_query)
+    return files, total, chunks
+
+
+@dataclass
+class CollectionReport:
+    blobs_deleted: int = 0
+    bytes_freed: int = 0
+    orphan_chunk_files: int = 0
+
+
+async def collect_unreferenced(
+    referenced: Callable[[ObjectId], Awaitable[set[str]]],
+    *,
+    grace: timedelta,
+    dry_run: bool = False,
+) -> CollectionReport:
+    """Delete blobs that `referenced(owner)` does not name and that were not stored or reused
+    within `grace`, and chunks left by uploads that never finished (older than `grace`)."""
+    report = CollectionReport()
+    cutoff = utcnow() - grace
+    candidates: dict[ObjectId, list[BlobInfo]] = {}
+    async for raw in _files().find({"metadata.last_referenced_at": {"$lt": cutoff}}):
+        info = _info(raw)
+        candidates.setdefault(info.owner_id, []).append(info)
+    for owner_id, blobs in candidates.items():
+        keep = await referenced(owner_id)
+        for blob in blobs:
+            if blob.sha256 in keep:
+                continue
+            report.blobs_deleted += 1
+            report.bytes_freed += blob.size
+            if not dry_run:
+                await delete_file(blob.file_id)
+    # Chunks whose file document never got written: an upload cut off mid-way.
+    known = {raw["_id"] async for raw in _files().find({}, {"_id": 1})}
+    orphan_ids = [
+        file_id
+        for file_id in await _chunks().distinct("files_id")
+        if file_id not in known
+        and isinstance(file_id, ObjectId)
+        and file_id.generation_time < cutoff
+    ]
+    report.orphan_chunk_files = len(orphan_ids)
+    if orphan_ids and not dry_run:
+        await _chunks().delete_many({"files_id": {"$in": orphan_ids}})
+    return report

@@ -1,4 +1,4 @@
-"""Mail waiting to be sent. Tokens in it are single-use; only their hashes are kept."""
+"""Every mail the app sends, with the hash of the single-use token it carries (never the token)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ class OutboxMessage(TimestampedDocument):
     user_id: PydanticObjectId
     kind: Literal["verify", "reset"]
     token_hash: str
-    # The link a sender mails; it carries the token, so it is removed once sent or used.
-    body: str | None = None
     expires_at: datetime
     used_at: datetime | None = None
     sent_at: datetime | None = None

@@ -11,12 +11,15 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from pymongo import MongoClient
 
 from app.embedded_server import EmbeddedServer, free_port
 from app.main import create_app
 from app.settings import Settings
+from tests.factories import TestUser, register_user
 
 
 @pytest.fixture(scope="session")
@@ -39,15 +42,30 @@ def mongo_url(embedded_server: EmbeddedServer | None) -> str:
     return embedded_server.url if embedded_server else os.environ["MONGODB_URL"]
 
 
+EXTERNAL_ISSUER = "https://idp.test/"
+
+
 @pytest.fixture(scope="session")
-def settings(mongo_url: str) -> Iterator[Settings]:
+def idp_private_key() -> rsa.RSAPrivateKey:
+    """The external identity provider's signing key; the app trusts its public half."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def settings(mongo_url: str, idp_private_key: rsa.RSAPrivateKey) -> Iterator[Settings]:
     name = f"test_{uuid.uuid4().hex[:12]}"
+    public_pem = idp_private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     settings = Settings(
         app_env="test",
         mongodb_url=mongo_url,
         mongodb_db=name,
         max_upload_bytes=8 * 1024 * 1024,
         public_base_url="http://sites.test",
+        external_jwt_issuer=EXTERNAL_ISSUER,
+        external_jwt_public_key=public_pem.decode(),
+        mail_backend="memory",
     )
     yield settings
     client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=2000)
@@ -69,3 +87,13 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+@pytest.fixture
+async def alice(client: httpx.AsyncClient) -> TestUser:
+    return await register_user(client, name="Alice")
+
+
+@pytest.fixture
+async def bob(client: httpx.AsyncClient) -> TestUser:
+    return await register_user(client, name="Bob")

@@ -1,0 +1,145 @@
+"""Who is calling: bearer tokens (ours or an external IdP's) and API keys, with scopes.
+
+Use the aliases: `CurrentUser` in endpoints, `require_area("files")` on each area's router so a
+key outside its scopes gets 403 on every route of that area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pymongo import ReturnDocument
+
+from app.auth.mail import MailSender
+from app.auth.rate_limit import enforce_rate_limit
+from app.auth.scoping import parse_object_id
+from app.auth.security import API_KEY_PREFIX, decode_bearer, sha256_hex
+from app.errors import Forbidden, Unauthorized
+from app.settings import Settings
+from documents.api_key import ApiKey
+from documents.base import utcnow
+from documents.user import User
+
+AREAS = (
+    "conversations",
+    "sites",
+    "files",
+    "projects",
+    "generations",
+    "workflows",
+    "drawings",
+    "stories",
+    "usage",
+    "analytics",
+)
+
+bearer_scheme = HTTPBearer(auto_error=False, description="Access token or external IdP token")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+
+
+@dataclass
+class Principal:
+    user: User
+    api_key_id: str | None = None
+    scopes: tuple[str, ...] = ("*",)
+
+    def allows(self, scope: str) -> bool:
+        return "*" in self.scopes or scope in self.scopes
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_mail_sender(request: Request) -> MailSender:
+    return request.app.state.mail_sender
+
+
+MailSenderDep = Annotated[MailSender, Depends(get_mail_sender)]
+
+
+async def _user_from_api_key(key: str) -> Principal:
+    if not key.startswith(API_KEY_PREFIX) or len(key) > 200:
+        raise Unauthorized("Invalid API key.", headers={"WWW-Authenticate": "ApiKey"})
+    # Lookup and usage accounting in one findAndModify: no read-modify-write.
+    raw = await ApiKey.get_pymongo_collection().find_one_and_update(
+        {"key_hash": sha256_hex(key), "revoked_at": None},
+        {"$inc": {"usage.count": 1}, "$set": {"usage.last_used_at": utcnow()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if raw is None:
+        raise Unauthorized("Invalid or revoked API key.", headers={"WWW-Authenticate": "ApiKey"})
+    if raw.get("rate_limit_per_minute"):
+        await enforce_rate_limit(f"api_key:{raw['_id']}", raw["rate_limit_per_minute"])
+    user = await User.get(raw["owner_id"])
+    if user is None:
+        raise Unauthorized("Invalid API key.", headers={"WWW-Authenticate": "ApiKey"})
+    return Principal(user=user, api_key_id=str(raw["_id"]), scopes=tuple(raw["scopes"]))
+
+
+async def get_principal(
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    if api_key:
+        return await _user_from_api_key(api_key)
+    if bearer is None:
+        raise Unauthorized("Send a bearer token or an X-API-Key header.")
+    subject = decode_bearer(bearer.credentials, settings)
+    if subject.user_id is not None:
+        oid = parse_object_id(subject.user_id)
+        user = await User.get(oid) if oid else None
+    else:
+        from app.auth.service import user_for_external_identity
+
+        user = await user_for_external_identity(subject)
+    if user is None:
+        raise Unauthorized("The token's user no longer exists.")
+    return Principal(user=user)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def current_user(principal: PrincipalDep) -> User:
+    return principal.user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require_area(area: str):
+    """A router dependency: API keys need `<area>:read` for GET/HEAD, `<area>:write` otherwise."""
+
+    async def check(request: Request, principal: PrincipalDep) -> None:
+        action = "read" if request.method in ("GET", "HEAD") else "write"
+        if not principal.allows(f"{area}:{action}"):
+            raise Forbidden(f"This API key lacks the `{area}:{action}` scope.")
+
+    return Depends(check)
+
+
+def require_account_access():
+    """Account routes (profile, keys, export, deletion): a bearer token or a `*` key."""
+
+    async def check(principal: PrincipalDep) -> None:
+        if not principal.allows("*"):
+            raise Forbidden("Account routes need a bearer token or a key with the `*` scope.")
+
+    return Depends(check)
+
+
+async def admin_user(principal: PrincipalDep) -> User:
+    if not principal.user.is_admin:
+        raise Forbidden("This route is for administrators.")
+    return principal.user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]

@@ -1,0 +1,160 @@
+"""Registration, login, email verification, password reset, external identities."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from app.auth.mail import Mail, MailSender
+from app.auth.security import (
+    TokenSubject,
+    hash_password,
+    new_secret,
+    sha256_hex,
+    verify_password,
+)
+from app.errors import BadRequest, Conflict, Unauthorized
+from documents.base import utcnow
+from documents.outbox import OutboxMessage
+from documents.user import ExternalIdentity, User
+
+VERIFY_TOKEN_LIFETIME = timedelta(hours=48)
+RESET_TOKEN_LIFETIME = timedelta(hours=1)
+
+
+async def register(email: str, password: str, name: str | None, birthdate: date | None) -> User:
+    user = User(
+        email=email.lower(), password_hash=hash_password(password), name=name, birthdate=birthdate
+    )
+    try:
+        await user.insert()
+    except DuplicateKeyError as exc:
+        raise Conflict("An account with this email already exists.") from exc
+    return user
+
+
+async def authenticate(email: str, password: str) -> User:
+    if len(password) > 1024 or len(email) > 320:
+        raise Unauthorized("Incorrect email or password.")
+    user = await User.find_one({"email": email.strip().lower()})
+    if not verify_password(password, user.password_hash if user else None) or user is None:
+        raise Unauthorized("Incorrect email or password.")
+    return user
+
+
+MAIL_TEXT = {
+    "verify": ("Confirm your email address", "Confirm your email address with this token: {token}"),
+    "reset": ("Reset your password", "Reset your password with this token: {token}"),
+}
+
+
+async def _send_token(user: User, kind: str, lifetime: timedelta, sender: MailSender) -> None:
+    """A single-use token: the outbox row keeps its hash, only the mail carries the token."""
+    token = new_secret(32)
+    message = OutboxMessage(
+        to=user.email,
+        user_id=user.id,
+        kind=kind,
+        token_hash=sha256_hex(token),
+        expires_at=utcnow() + lifetime,
+    )
+    await message.insert()
+    subject, text = MAIL_TEXT[kind]
+    await sender.send(Mail(to=user.email, subject=subject, text=text.format(token=token)))
+    await OutboxMessage.get_pymongo_collection().update_one(
+        {"_id": message.id}, {"$set": {"sent_at": utcnow()}}
+    )
+
+
+async def request_verification(user: User, sender: MailSender) -> None:
+    if not user.email_verified:
+        await _send_token(user, "verify", VERIFY_TOKEN_LIFETIME, sender)
+
+
+async def _consume_token(token: str, kind: str) -> ObjectId:
+    """Mark the token used in one findAndModify, so it works exactly once."""
+    now = utcnow()
+    raw = await OutboxMessage.get_pymongo_collection().find_one_and_update(
+        {
+            "token_hash": sha256_hex(token),
+            "kind": kind,
+            "used_at": None,
+            "expires_at": {"$gt": now},
+        },
+        {"$set": {"used_at": now}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if raw is None:
+        raise BadRequest("The token is invalid, expired or already used.")
+    return raw["user_id"]
+
+
+async def verify_email(token: str) -> User:
+    user_id = await _consume_token(token, "verify")
+    raw = await User.get_pymongo_collection().find_one_and_update(
+        {"_id": user_id},
+        {"$set": {"email_verified": True, "updated_at": utcnow()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if raw is None:
+        raise BadRequest("The account no longer exists.")
+    return User.model_validate(raw)
+
+
+async def forgot_password(email: str, sender: MailSender) -> None:
+    user = await User.find_one({"email": email.lower()})
+    if user is not None and user.password_hash is not None:
+        await _send_token(user, "reset", RESET_TOKEN_LIFETIME, sender)
+
+
+async def reset_password(token: str, password: str) -> None:
+    user_id = await _consume_token(token, "reset")
+    await User.get_pymongo_collection().update_one(
+        {"_id": user_id},
+        {"$set": {"password_hash": hash_password(password), "updated_at": utcnow()}},
+    )
+
+
+async def user_for_external_identity(subject: TokenSubject) -> User:
+    """Find or create the user behind an external (issuer, sub).
+
+    The identity row is claimed with one upsert that fixes the user id; the user is then
+    inserted with that id. Concurrent first requests all read the same user id, and the
+    losers of the user insert find the winner's document: one user, whatever the timing.
+    """
+    identities = ExternalIdentity.get_pymongo_collection()
+    key = {"issuer": subject.issuer, "sub": subject.external_sub}
+    now = utcnow()
+    for attempt in range(3):
+        try:
+            identity = await identities.find_one_and_update(
+                key,
+                {"$setOnInsert": {"user_id": ObjectId(), "created_at": now, "updated_at": now}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+            break
+        except DuplicateKeyError:
+            if attempt == 2:
+                raise
+    user_id = identity["user_id"]
+    user = await User.get(user_id)
+    if user is not None:
+        return user
+    email = (subject.email or "").lower()
+    for candidate in (email, f"{user_id}@external.invalid"):
+        if not candidate:
+            continue
+        user = User(id=user_id, email=candidate, name=subject.name, email_verified=False)
+        try:
+            await user.insert()
+            return user
+        except DuplicateKeyError:
+            existing = await User.get(user_id)
+            if existing is not None:
+                return existing  # a concurrent request created it
+            # The email belongs to another account: fall back to a placeholder address.
+    raise Conflict("Could not create a user for this identity.")

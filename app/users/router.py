@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import StreamingResponse
+
+from app.auth.dependencies import CurrentUser, require_account_access
+from app.schemas import Limit, Page
+from app.users import service
+from app.users.schemas import (
+    AccountDeletion,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
+    UserPatch,
+    UserRead,
+)
+
+router = APIRouter(prefix="/users/me", tags=["users"], dependencies=[require_account_access()])
+
+
+@router.get("", response_model=UserRead)
+async def read_me(user: CurrentUser):
+    return user
+
+
+@router.patch("", response_model=UserRead)
+async def update_me(body: UserPatch, user: CurrentUser):
+    return await service.update_profile(user, body)
+
+
+@router.delete("", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(body: AccountDeletion, user: CurrentUser) -> Response:
+    await service.delete_account(user, body.password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+async def export_me(user: CurrentUser) -> StreamingResponse:
+    return StreamingResponse(
+        service.export_account(user),
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="genstore-export.zip"'},
+    )
+
+
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
+async def create_api_key(body: ApiKeyCreate, user: CurrentUser):
+    api_key, key = await service.create_api_key(user, body)
+    return ApiKeyCreated.model_validate({**api_key.model_dump(), "id": api_key.id, "key": key})
+
+
+@router.get("/api-keys", response_model=Page[ApiKeyRead])
+async def list_api_keys(
+    user: CurrentUser,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+):
+    items, next_cursor = await service.list_api_keys(user, limit, cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_api_key(key_id: str, user: CurrentUser) -> Response:
+    await service.revoke_api_key(user, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,154 @@
+"""The account: profile and settings, API keys, data export and deletion."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import AsyncIterator
+from typing import Any
+
+from bson import ObjectId, json_util
+from pymongo import ReturnDocument
+
+from app import storage
+from app.auth.scoping import owned
+from app.auth.security import new_api_key, sha256_hex, verify_password
+from app.errors import NotFound, Unauthorized
+from app.pagination import after_cursor, page_of
+from app.users.schemas import ApiKeyCreate, UserPatch
+from documents import OWNED_DOCUMENTS
+from documents.api_key import ApiKey
+from documents.base import utcnow
+from documents.outbox import OutboxMessage
+from documents.user import ExternalIdentity, User
+
+
+def _flatten(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    """{"settings": {"theme": "dark"}} → {"settings.theme": "dark"}: a merging partial update."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(path, value))
+        else:
+            flat[path] = value
+    return flat
+
+
+async def update_profile(user: User, patch: UserPatch) -> User:
+    changes = _flatten("", patch.model_dump(exclude_unset=True, mode="python"))
+    changes.pop("settings", None)  # an empty settings object changes nothing
+    changes.pop("settings.notifications", None)
+    if "birthdate" in changes and changes["birthdate"] is not None:
+        changes["birthdate"] = changes["birthdate"].isoformat()
+    changes["updated_at"] = utcnow()
+    raw = await User.get_pymongo_collection().find_one_and_update(
+        {"_id": user.id}, {"$set": changes}, return_document=ReturnDocument.AFTER
+    )
+    if raw is None:
+        raise NotFound("No such user.")
+    return User.model_validate(raw)
+
+
+async def create_api_key(user: User, body: ApiKeyCreate) -> tuple[ApiKey, str]:
+    key, prefix = new_api_key()
+    api_key = owned(ApiKey, user).new(
+        name=body.name,
+        prefix=prefix,
+        key_hash=sha256_hex(key),
+        scopes=body.scopes,
+        rate_limit_per_minute=body.rate_limit_per_minute,
+    )
+    await api_key.insert()
+    return api_key, key
+
+
+async def list_api_keys(
+    user: User, limit: int, cursor: str | None
+) -> tuple[list[ApiKey], str | None]:
+    rows = (
+        await owned(ApiKey, user)
+        .find({"revoked_at": None, **after_cursor("_id", cursor)})
+        .sort("-_id")
+        .limit(limit + 1)
+        .to_list()
+    )
+    return page_of(rows, limit, "_id")
+
+
+async def revoke_api_key(user: User, key_id: str) -> None:
+    now = utcnow()
+    revoked = await owned(ApiKey, user).find_one_and_update(
+        key_id,
+        {"$set": {"revoked_at": now, "updated_at": now}},
+        extra={"revoked_at": None},
+    )
+    if revoked is None:
+        raise NotFound("No such API key.")
+
+
+class _ZipSink:
+    """A write-only file for ZipFile whose bytes are drained after each write: the archive is
+    streamed to the client instead of built in memory."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.position = 0
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(bytes(data))
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+    def drain(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts.clear()
+        return data
+
+
+async def export_account(user: User) -> AsyncIterator[bytes]:
+    """A ZIP of everything the user owns: `user.json`, one JSON-lines file per owned collection
+    (Extended JSON, so ids and dates round-trip), and `blobs/<sha256>` for every stored file."""
+    owner = ObjectId(str(user.id))
+    sink = _ZipSink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
+        profile = user.model_dump(mode="json", exclude={"password_hash"})
+        archive.writestr("user.json", json.dumps(profile, indent=2))
+        yield sink.drain()
+        for model in OWNED_DOCUMENTS:
+            name = model.get_settings().name
+            with archive.open(f"collections/{name}.jsonl", "w") as member:
+                cursor = owned(model, owner).collection.find({"owner_id": owner})
+                async for raw in cursor:
+                    raw.pop("key_hash", None)
+                    member.write(json_util.dumps(raw).encode() + b"\n")
+                    if sink.position and len(sink.parts) > 64:
+                        yield sink.drain()
+            yield sink.drain()
+        for blob in await storage.owner_blobs(owner):
+            with archive.open(f"blobs/{blob.sha256}", "w", force_zip64=True) as member:
+                async for chunk in storage.open_blob(owner, blob.sha256):
+                    member.write(chunk)
+                    yield sink.drain()
+            yield sink.drain()
+    yield sink.drain()
+
+
+async def delete_account(user: User, password: str | None) -> None:
+    """Delete everything the user owns, then the user. Ordered so that a crash part-way leaves
+    the account in place and a second request finishes the job."""
+    if user.password_hash is not None and not verify_password(password or "", user.password_hash):
+        raise Unauthorized("The password is not correct.")
+    owner = ObjectId(str(user.id))
+    for model in OWNED_DOCUMENTS:
+        await owned(model, owner).delete_many()
+    await storage.delete_owner_blobs(owner)
+    await ExternalIdentity.get_pymongo_collection().delete_many({"user_id": owner})
+    await OutboxMessage.get_pymongo_collection().delete_many({"user_id": owner})
+    await User.get_pymongo_collection().delete_one({"_id": owner})
