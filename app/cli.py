@@ -56,7 +56,13 @@ def seed(
 @users_cli.command()
 def promote(email: str) -> None:
     """Give a user the admin role."""
-    not_built("users promote")
+    from app.users.service import promote_to_admin
+
+    found = run_with_database(lambda: promote_to_admin(email))
+    if not found:
+        console.print(f"[red]No user with email {email}.[/red]")
+        raise typer.Exit(1)
+    console.print(f"{email} is an administrator.")
 
 
 @cli.command()

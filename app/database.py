@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from beanie import init_beanie
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app import embedded_server
@@ -50,15 +50,38 @@ async def connect(settings: Settings, *, create_indexes: bool = True) -> Connect
         appname="genstore",
     )
     db = client[settings.mongodb_db]
-    await init_beanie(database=db, document_models=ALL_DOCUMENTS, skip_indexes=not create_indexes)
+    await init_beanie(database=db, document_models=ALL_DOCUMENTS, skip_indexes=True)
     _current = Connection(client=client, db=db)
     if create_indexes:
-        from app import storage
-
-        for name, indexes in RAW_COLLECTION_INDEXES.items():
-            await db[name].create_indexes(indexes)
-        await storage.ensure_indexes()
+        await ensure_indexes()
     return _current
+
+
+def declared_indexes() -> dict[str, list[IndexModel]]:
+    """Every index the code relies on, by collection: the documents' `Settings.indexes`, the
+    plain collections' and GridFS's."""
+    from app import storage
+
+    indexes: dict[str, list[IndexModel]] = {}
+    for model in ALL_DOCUMENTS:
+        settings = getattr(model, "Settings", None)
+        declared = list(getattr(settings, "indexes", []) or [])
+        if declared:
+            indexes.setdefault(model.get_settings().name, []).extend(declared)
+    for name, raw_indexes in RAW_COLLECTION_INDEXES.items():
+        indexes.setdefault(name, []).extend(raw_indexes)
+    for name, raw_indexes in storage.INDEXES.items():
+        indexes.setdefault(name, []).extend(raw_indexes)
+    return indexes
+
+
+async def ensure_indexes() -> None:
+    """Create the declared indexes, one `createIndexes` command each: FerretDB v1.24 crashes
+    the connection when one command lists several indexes of which some already exist."""
+    db = get_db()
+    for collection, indexes in declared_indexes().items():
+        for index in indexes:
+            await db[collection].create_indexes([index])
 
 
 async def disconnect() -> None:

@@ -57,20 +57,21 @@ def _chunks():
     return get_db()[f"{BUCKET}.chunks"]
 
 
-async def ensure_indexes() -> None:
-    await _files().create_indexes(
-        [
-            IndexModel(
-                [("metadata.owner_id", ASCENDING), ("metadata.sha256", ASCENDING)],
-                unique=True,
-                name="owner_sha256_unique",
-            ),
-            IndexModel([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename"),
-        ]
-    )
-    await _chunks().create_indexes(
-        [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="files_id_n")]
-    )
+INDEXES = {
+    f"{BUCKET}.files": [
+        IndexModel(
+            [("metadata.owner_id", ASCENDING), ("metadata.sha256", ASCENDING)],
+            unique=True,
+            name="owner_sha256_unique",
+        ),
+        IndexModel(
+            [("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1"
+        ),
+    ],
+    f"{BUCKET}.chunks": [
+        IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="files_id_1_n_1")
+    ],
+}
 
 
 async def put(

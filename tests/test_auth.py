@@ -35,7 +35,12 @@ async def test_register_returns_the_user_without_secrets(client: httpx.AsyncClie
     email = _email()
     response = await client.post(
         "/api/v1/auth/register",
-        json={"email": email.upper(), "password": PASSWORD, "name": "Ada", "birthdate": "2015-04-01"},
+        json={
+            "email": email.upper(),
+            "password": PASSWORD,
+            "name": "Ada",
+            "birthdate": "2015-04-01",
+        },
     )
     assert response.status_code == 201
     user = response.json()
@@ -131,7 +136,9 @@ async def test_missing_expired_forged_and_alg_none_tokens_are_401(
         {"sub": alice.id, "typ": "access", "exp": now - 10}, secret, algorithm="HS256"
     )
     forged = jwt.encode(
-        {"sub": alice.id, "typ": "access", "exp": now + 600}, "not-the-secret-but-long-enough-for-hs256", algorithm="HS256"
+        {"sub": alice.id, "typ": "access", "exp": now + 600},
+        "not-the-secret-but-long-enough-for-hs256",
+        algorithm="HS256",
     )
     none = _unsigned({"sub": alice.id, "typ": "access", "exp": now + 600})
     for headers in (

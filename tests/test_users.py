@@ -119,9 +119,7 @@ async def test_rate_limit_per_key_gives_429_with_retry_after(
     client: httpx.AsyncClient, alice: TestUser
 ) -> None:
     key = await make_api_key(client, alice, ["*"], rate_limit=3)
-    responses = [
-        await client.get("/api/v1/users/me", headers={"X-API-Key": key}) for _ in range(7)
-    ]
+    responses = [await client.get("/api/v1/users/me", headers={"X-API-Key": key}) for _ in range(7)]
     statuses = [r.status_code for r in responses]
     # Seven calls span at most two one-minute windows, so at most six can pass.
     assert statuses[0] == 200 and statuses.count(200) <= 6

@@ -152,3 +152,11 @@ async def delete_account(user: User, password: str | None) -> None:
     await ExternalIdentity.get_pymongo_collection().delete_many({"user_id": owner})
     await OutboxMessage.get_pymongo_collection().delete_many({"user_id": owner})
     await User.get_pymongo_collection().delete_one({"_id": owner})
+
+
+async def promote_to_admin(email: str) -> bool:
+    result = await User.get_pymongo_collection().update_one(
+        {"email": email.strip().lower()},
+        {"$addToSet": {"roles": "admin"}, "$set": {"updated_at": utcnow()}},
+    )
+    return result.matched_count == 1

@@ -1,0 +1,81 @@
+"""Object-level authorisation for every route the app has.
+
+Routes are discovered from the app, so a route added later is covered without editing this
+test: user B calls each parameterised route with user A's ids and must get 404 (403 on admin
+routes), never a 2xx; A's objects never appear in any of B's lists; A's data is unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from tests.factories import TestUser
+from tests.owner_world import BODIES, NOT_OWNED, build_world
+
+PARAM = re.compile(r"{([a-zA-Z_]+)(?::path)?}")
+
+
+def _api_routes(app: FastAPI) -> list[APIRoute]:
+    return [
+        route
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.path.startswith("/api/v1/")
+    ]
+
+
+def _area(path: str) -> str:
+    return path.removeprefix("/api/v1/").split("/", 1)[0]
+
+
+def _fill(path: str, params: dict[str, str]) -> str:
+    return PARAM.sub(lambda m: params[m.group(1)], path)
+
+
+def _is_admin_route(route: APIRoute) -> bool:
+    return route.path.startswith("/api/v1/admin/")
+
+
+async def test_owner_matrix(
+    client: httpx.AsyncClient, app: FastAPI, alice: TestUser, bob: TestUser
+) -> None:
+    world_a = await build_world(client, alice)
+    world_b = await build_world(client, bob)
+    a_ids = {value for params in world_a.values() for value in params.values()}
+    missing: list[str] = []
+    leaks: list[str] = []
+    checked = 0
+    for route in _api_routes(app):
+        if route.path in NOT_OWNED:
+            continue
+        params = PARAM.findall(route.path)
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            if not params:
+                if method == "GET":
+                    response = await client.get(route.path, headers=bob.headers)
+                    if any(a_id in response.text for a_id in a_ids):
+                        leaks.append(f"{method} {route.path} lists A's objects")
+                continue
+            area_params = world_a.get(_area(route.path), {})
+            if not set(params) <= set(area_params):
+                missing.append(f"{method} {route.path}: no ids for {params}")
+                continue
+            url = _fill(route.path, area_params)
+            body = BODIES.get((method, route.path), {})
+            response = await client.request(method, url, json=body, headers=bob.headers)
+            expected = 403 if _is_admin_route(route) else 404
+            checked += 1
+            if response.status_code != expected:
+                leaks.append(f"{method} {url} as B → {response.status_code}, expected {expected}")
+    assert not missing, (
+        "routes without owner-matrix data (add them to tests/owner_world.py):\n"
+        + "\n".join(missing)
+    )
+    assert not leaks, "\n".join(leaks)
+    assert checked > 0
+    # A's world is still there and still A's: nothing B sent changed or deleted it.
+    assert (await client.get("/api/v1/users/me/api-keys", headers=alice.headers)).json()["items"]
+    assert world_b.keys() == world_a.keys()
