@@ -9,6 +9,7 @@ from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app import embedded_server
+from app.observability import command_recorder
 from app.settings import Settings
 from documents import ALL_DOCUMENTS, RAW_COLLECTION_INDEXES
 
@@ -48,6 +49,7 @@ async def connect(settings: Settings, *, create_indexes: bool = True) -> Connect
         serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
         connectTimeoutMS=settings.server_selection_timeout_ms,
         appname="genstore",
+        event_listeners=[command_recorder],
     )
     db = client[settings.mongodb_db]
     await init_beanie(database=db, document_models=ALL_DOCUMENTS, skip_indexes=True)

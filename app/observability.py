@@ -14,9 +14,12 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from pymongo import monitoring
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -183,3 +186,36 @@ def _too_large(limit: int) -> Response:
 
 async def metrics_endpoint(_: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class CommandRecorder(monitoring.CommandListener):
+    """Counts the database commands the app issues: `db_commands_total` for Prometheus, and
+    `capture()` for tests that assert how many round trips a request costs."""
+
+    def __init__(self) -> None:
+        self._captures: list[list[str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        DB_COMMANDS.labels(event.command_name).inc()
+        for capture in self._captures:
+            capture.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        DB_COMMAND_FAILURES.labels(event.command_name).inc()
+
+    @contextmanager
+    def capture(self) -> Iterator[list[str]]:
+        names: list[str] = []
+        self._captures.append(names)
+        try:
+            yield names
+        finally:
+            self._captures.remove(names)
+
+
+DB_COMMANDS = Counter("db_commands_total", "Database commands issued.", ["command"])
+DB_COMMAND_FAILURES = Counter("db_command_failures_total", "Database commands failed.", ["command"])
+command_recorder = CommandRecorder()

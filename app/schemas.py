@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from bson import ObjectId
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 T = TypeVar("T")
 
@@ -30,7 +39,8 @@ class StrictInput(BaseModel):
 class ResourceRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: IdStr
+    # Documents have `id`; raw driver results have `_id`.
+    id: IdStr = Field(validation_alias=AliasChoices("id", "_id"))
     created_at: datetime
     updated_at: datetime
 
@@ -41,3 +51,41 @@ class Page(BaseModel, Generic[T]):
 
 
 Limit = Annotated[int, Field(ge=1, le=100, description="Page size (1-100); over 100 is 422")]
+
+
+MAX_JSON_OBJECT_BYTES = 16 * 1024
+MAX_JSON_DEPTH = 8
+
+
+def _check_json_value(value: Any, depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or not key or key.startswith("$") or "." in key:
+                raise ValueError("keys must be non-empty strings without '$' prefix or '.'")
+            if "\x00" in key:
+                raise ValueError("keys must not contain NUL")
+            _check_json_value(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, list):
+                raise ValueError("arrays directly inside arrays are not supported")
+            _check_json_value(item, depth + 1)
+    elif isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("strings must not contain NUL")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        raise ValueError("integers must fit in 64 bits")
+
+
+def _bounded_json_object(value: dict[str, Any]) -> dict[str, Any]:
+    """A client's free-form object, safe to store: no operator-looking or dotted keys, bounded
+    depth and size."""
+    _check_json_value(value, 0)
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_JSON_OBJECT_BYTES:
+        raise ValueError(f"larger than {MAX_JSON_OBJECT_BYTES} bytes as JSON")
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json_object)]

@@ -8,8 +8,11 @@ unsharded (README "Scaling").
 
 from documents.api_key import ApiKey
 from documents.base import OwnedDocument
+from documents.conversation import Conversation, ConversationArchive
 from documents.outbox import OutboxMessage
+from documents.project import Project
 from documents.rate_limit import RATE_LIMITS_COLLECTION, RATE_LIMITS_INDEXES
+from documents.site import Site
 from documents.user import ExternalIdentity, User
 
 ALL_DOCUMENTS: list[type] = [
@@ -17,6 +20,10 @@ ALL_DOCUMENTS: list[type] = [
     ExternalIdentity,
     ApiKey,
     OutboxMessage,
+    Conversation,
+    ConversationArchive,
+    Project,
+    Site,
 ]
 
 OWNED_DOCUMENTS: list[type[OwnedDocument]] = [
@@ -34,3 +41,10 @@ GLOBAL_COLLECTIONS = (
 
 # Collections written without Beanie (single-operation counters), with their indexes.
 RAW_COLLECTION_INDEXES = {RATE_LIMITS_COLLECTION: RATE_LIMITS_INDEXES}
+
+# Which document a client-sent `<x>_id` field names; `app.links` checks the caller owns it.
+LINKABLE: dict[str, type[OwnedDocument]] = {
+    "conversation_id": Conversation,
+    "project_id": Project,
+    "site_id": Site,
+}

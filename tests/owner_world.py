@@ -15,7 +15,11 @@ import httpx
 from tests.factories import TestUser, make_api_key
 
 # Bodies that pass validation, so that a refusal is about ownership and not about shape.
-BODIES: dict[tuple[str, str], Any] = {}
+BODIES: dict[tuple[str, str], Any] = {
+    ("PATCH", "/api/v1/conversations/{conversation_id}"): {"title": "taken over"},
+    ("POST", "/api/v1/conversations/{conversation_id}/messages"): {"role": "user", "content": "hi"},
+    ("PATCH", "/api/v1/conversations/{conversation_id}/messages/{message_id}"): {"content": "x"},
+}
 
 # Routes that are deliberately not owner-scoped, with the reason.
 NOT_OWNED: dict[str, str] = {}
@@ -23,7 +27,33 @@ NOT_OWNED: dict[str, str] = {}
 
 async def build_world(client: httpx.AsyncClient, user: TestUser) -> dict[str, dict[str, str]]:
     world: dict[str, dict[str, str]] = {}
+    # Fork needs a message id in its body: filled per world by `bodies_for`.
     key = await make_api_key(client, user, ["*"])
     keys = (await client.get("/api/v1/users/me/api-keys", headers=user.headers)).json()["items"]
     world["users"] = {"key_id": next(k["id"] for k in keys if key.startswith(k["prefix"]))}
+
+    conversation = await client.post(
+        "/api/v1/conversations", json={"title": "mine"}, headers=user.headers
+    )
+    conversation_id = conversation.json()["id"]
+    message = await client.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        json={"role": "user", "content": "a secret plan"},
+        headers=user.headers,
+    )
+    world["conversations"] = {
+        "conversation_id": conversation_id,
+        "message_id": message.json()["id"],
+    }
     return world
+
+
+def bodies_for(world: dict[str, dict[str, str]]) -> dict[tuple[str, str], Any]:
+    """BODIES plus the ones that must name the other user's objects."""
+    conversations = world["conversations"]
+    return {
+        **BODIES,
+        ("POST", "/api/v1/conversations/{conversation_id}/fork"): {
+            "message_id": conversations["message_id"]
+        },
+    }

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from tests.factories import TestUser
-from tests.owner_world import BODIES, NOT_OWNED, build_world
+from tests.owner_world import NOT_OWNED, bodies_for, build_world
 
 PARAM = re.compile(r"{([a-zA-Z_]+)(?::path)?}")
 
@@ -43,7 +43,8 @@ async def test_owner_matrix(
     client: httpx.AsyncClient, app: FastAPI, alice: TestUser, bob: TestUser
 ) -> None:
     world_a = await build_world(client, alice)
-    world_b = await build_world(client, bob)
+    world_b = await build_world(client, bob)  # B has data of its own in every area
+    bodies = bodies_for(world_a)
     a_ids = {value for params in world_a.values() for value in params.values()}
     missing: list[str] = []
     leaks: list[str] = []
@@ -64,7 +65,7 @@ async def test_owner_matrix(
                 missing.append(f"{method} {route.path}: no ids for {params}")
                 continue
             url = _fill(route.path, area_params)
-            body = BODIES.get((method, route.path), {})
+            body = bodies.get((method, route.path), {})
             response = await client.request(method, url, json=body, headers=bob.headers)
             expected = 403 if _is_admin_route(route) else 404
             checked += 1
@@ -78,4 +79,11 @@ async def test_owner_matrix(
     assert checked > 0
     # A's world is still there and still A's: nothing B sent changed or deleted it.
     assert (await client.get("/api/v1/users/me/api-keys", headers=alice.headers)).json()["items"]
+    conversation_id = world_a["conversations"]["conversation_id"]
+    mine = await client.get(f"/api/v1/conversations/{conversation_id}", headers=alice.headers)
+    assert mine.status_code == 200 and mine.json()["title"] == "mine"
+    messages = await client.get(
+        f"/api/v1/conversations/{conversation_id}/messages", headers=alice.headers
+    )
+    assert [m["content"] for m in messages.json()["items"]] == ["a secret plan"]
     assert world_b.keys() == world_a.keys()

@@ -119,7 +119,7 @@ class Scope(Generic[D]):
     async def update_many(self, extra: dict[str, Any], update: dict[str, Any]) -> int:
         self._writable()
         result = await self.collection.update_many(self.filter(extra), update)
-        return result.modified_count
+        return result.matched_count
 
     async def delete_one(self, document_id: Any) -> bool:
         self._writable()

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.auth.dependencies import CurrentUser, require_area
+from app.conversations import service
+from app.conversations.schemas import (
+    BulkRequest,
+    BulkResult,
+    ConversationCreate,
+    ConversationPatch,
+    ConversationRead,
+    ForkRequest,
+    MessageCreate,
+    MessagePage,
+    MessagePatch,
+    MessageRead,
+)
+from app.schemas import Limit, ObjectIdIn, Page
+
+router = APIRouter(
+    prefix="/conversations", tags=["conversations"], dependencies=[require_area("conversations")]
+)
+
+Cursor = Annotated[str | None, Query(max_length=500)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ConversationRead)
+async def create_conversation(body: ConversationCreate, user: CurrentUser):
+    return await service.create_conversation(user, body)
+
+
+@router.get("", response_model=Page[ConversationRead])
+async def list_conversations(
+    user: CurrentUser,
+    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    project_id: Annotated[ObjectIdIn | None, Query()] = None,
+    archived: bool = False,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Cursor = None,
+):
+    """Newest activity first. `q` matches the title and message text, case-insensitively and
+    literally. Archived conversations are listed only with `archived=true`."""
+    items, next_cursor = await service.list_conversations(
+        user, q=q, project_id=project_id, archived=archived, limit=limit, cursor=cursor
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.post("/bulk", response_model=BulkResult)
+async def bulk_action(body: BulkRequest, user: CurrentUser) -> BulkResult:
+    """Ids the caller does not own are ignored, never touched."""
+    return BulkResult(done=await service.bulk_action(user, body))
+
+
+@router.get("/{conversation_id}", response_model=ConversationRead)
+async def get_conversation(conversation_id: str, user: CurrentUser):
+    return await service.get_conversation(user, conversation_id)
+
+
+@router.patch("/{conversation_id}", response_model=ConversationRead)
+async def update_conversation(conversation_id: str, body: ConversationPatch, user: CurrentUser):
+    return await service.update_conversation(user, conversation_id, body)
+
+
+@router.delete("/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_conversation(conversation_id: str, user: CurrentUser) -> Response:
+    await service.delete_conversation(user, conversation_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{conversation_id}/messages", status_code=status.HTTP_201_CREATED, response_model=MessageRead
+)
+async def append_message(conversation_id: str, body: MessageCreate, user: CurrentUser):
+    return await service.append_message(user, conversation_id, body)
+
+
+@router.get("/{conversation_id}/messages", response_model=MessagePage)
+async def list_messages(
+    conversation_id: str,
+    user: CurrentUser,
+    limit: Annotated[Limit, Query()] = 20,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+):
+    """The latest `limit` messages (before seq `before`) in seq order."""
+    items, next_cursor = await service.list_messages(
+        user, conversation_id, limit=limit, before=before
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.patch("/{conversation_id}/messages/{message_id}", response_model=MessageRead)
+async def edit_message(
+    conversation_id: str, message_id: str, body: MessagePatch, user: CurrentUser
+):
+    return await service.edit_message(user, conversation_id, message_id, body.content)
+
+
+@router.get("/{conversation_id}/branch/{message_id}", response_model=Page[MessageRead])
+async def branch(conversation_id: str, message_id: str, user: CurrentUser):
+    """The path from the root to the message, following `parent_id`."""
+    _, path = await service.branch_messages(user, conversation_id, message_id)
+    return {"items": path, "next_cursor": None}
+
+
+@router.post(
+    "/{conversation_id}/fork", status_code=status.HTTP_201_CREATED, response_model=ConversationRead
+)
+async def fork(conversation_id: str, body: ForkRequest, user: CurrentUser):
+    return await service.fork_conversation(user, conversation_id, body.message_id)

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+from app.schemas import IdStr, JsonObject, ObjectIdIn, ResourceRead, StrictInput
+
+MAX_CONTENT_BYTES = 1024 * 1024
+
+
+def _content_size(value: str) -> str:
+    if len(value.encode()) > MAX_CONTENT_BYTES:
+        raise ValueError(f"content is larger than {MAX_CONTENT_BYTES} bytes")
+    if "\x00" in value:
+        raise ValueError("content must not contain NUL characters")
+    return value
+
+
+Content = Annotated[str, StringConstraints(min_length=1), AfterValidator(_content_size)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+TokenCount = Annotated[int, Field(ge=0, le=10**9)]
+
+
+class ConversationCreate(StrictInput):
+    title: Title | None = None
+    project_id: ObjectIdIn | None = None
+    site_id: ObjectIdIn | None = None
+    context: JsonObject | None = None
+    metadata: JsonObject | None = None
+    expires_at: datetime | None = None
+
+
+class ConversationPatch(StrictInput):
+    title: Title | None = None
+    context: JsonObject | None = None
+    metadata: JsonObject | None = None
+    archived: bool | None = None
+
+
+class ForkOriginRead(BaseModel):
+    conversation_id: IdStr
+    message_id: IdStr
+
+
+class ConversationRead(ResourceRead):
+    title: str | None
+    project_id: IdStr | None
+    site_id: IdStr | None
+    context: dict | None
+    metadata: dict | None
+    expires_at: datetime | None
+    archived: bool
+    forked_from: ForkOriginRead | None = None
+    message_count: int
+    last_message_at: datetime | None
+
+
+class UsageIn(StrictInput):
+    prompt_tokens: TokenCount
+    completion_tokens: TokenCount
+
+
+class MessageCreate(StrictInput):
+    role: Literal["user", "assistant", "system"]
+    content: Content
+    type: Literal["text", "code", "image"] = "text"
+    parent_id: ObjectIdIn | None = None
+    model: ModelName | None = None
+    usage: UsageIn | None = None
+    site_version: Annotated[int, Field(ge=1, le=10**9)] | None = None
+
+
+class UsageRead(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class MessageRead(BaseModel):
+    id: IdStr
+    seq: int
+    role: str
+    content: str
+    type: str
+    parent_id: IdStr | None
+    model: str | None
+    usage: UsageRead | None
+    site_version: int | None
+    created_at: datetime
+    edited_at: datetime | None
+
+
+class MessagePatch(StrictInput):
+    content: Content
+
+
+class MessagePage(BaseModel):
+    items: list[MessageRead]
+    next_cursor: str | None = Field(
+        default=None, description="The seq to pass as `before` for the previous page"
+    )
+
+
+class ForkRequest(StrictInput):
+    message_id: ObjectIdIn
+
+
+class BulkRequest(StrictInput):
+    ids: list[ObjectIdIn] = Field(min_length=1, max_length=100)
+    action: Literal["archive", "unarchive", "delete"]
+
+
+class BulkResult(BaseModel):
+    done: int

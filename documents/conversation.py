@@ -1,0 +1,111 @@
+"""Conversations embed a bounded window of their newest messages; older ones live in archives.
+
+`seq` is a message's 1-based position in its conversation. An append is one findAndModify that
+`$push`es the message and `$inc`s `message_count`, so the server orders appends and the new count
+is the new message's seq. Inside the window, a message's seq is therefore `archived_count + index
++ 1` (the window always holds seqs archived_count+1 … message_count in order); the archive copy
+stores it explicitly. Archives are buckets of `ARCHIVE_BUCKET_SIZE` consecutive seqs, so a seq's
+bucket is known without a lookup and copying into it is idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from beanie import PydanticObjectId
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from documents.base import OwnedDocument
+
+# The window rolls into archives past either bound, down to the keep targets.
+WINDOW_MAX_MESSAGES = 100
+WINDOW_MAX_BYTES = 1024 * 1024
+WINDOW_KEEP_MESSAGES = 50
+WINDOW_KEEP_BYTES = 512 * 1024
+# 10 messages of at most 1 MiB each keep a bucket far below the 16 MiB document limit.
+ARCHIVE_BUCKET_SIZE = 10
+MESSAGE_OVERHEAD_BYTES = 256
+
+
+class TokenUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Message(BaseModel):
+    id: PydanticObjectId
+    seq: int | None = None  # stored in archives; derived from position inside the window
+    role: Literal["user", "assistant", "system"]
+    content: str
+    type: Literal["text", "code", "image"] = "text"
+    parent_id: PydanticObjectId | None = None
+    model: str | None = None
+    usage: TokenUsage | None = None
+    site_version: int | None = None
+    created_at: datetime
+    edited_at: datetime | None = None
+    day: str
+    size: int = 0  # approximate stored bytes, for the window's byte bound
+
+
+class ForkOrigin(BaseModel):
+    conversation_id: PydanticObjectId
+    message_id: PydanticObjectId
+
+
+class Conversation(OwnedDocument):
+    title: str | None = None
+    project_id: PydanticObjectId | None = None
+    site_id: PydanticObjectId | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+    archived: bool = False
+    forked_from: ForkOrigin | None = None
+    messages: list[Message] = Field(default_factory=list)
+    message_count: int = 0
+    archived_count: int = 0
+    window_bytes: int = 0
+    # Incremented by every write to `messages`; a roll's final write is guarded by it.
+    revision: int = 0
+    last_message_at: datetime | None = None
+    # last_message_at, or created_at before the first message: the list's sort key.
+    activity_at: datetime
+    rolling_until: datetime | None = None
+
+    class Settings:
+        name = "conversations"
+        indexes = [
+            IndexModel(
+                [("owner_id", ASCENDING), ("activity_at", DESCENDING), ("_id", DESCENDING)],
+                name="owner_activity",
+            ),
+            IndexModel(
+                [("owner_id", ASCENDING), ("last_message_at", DESCENDING)],
+                name="owner_last_message",
+            ),
+            IndexModel([("expires_at", ASCENDING)], name="expires_at"),
+        ]
+
+
+class ConversationArchive(OwnedDocument):
+    conversation_id: PydanticObjectId
+    bucket: int
+    messages: list[Message] = Field(default_factory=list)
+
+    class Settings:
+        name = "conversation_archives"
+        indexes = [
+            IndexModel(
+                [("owner_id", ASCENDING), ("conversation_id", ASCENDING), ("bucket", ASCENDING)],
+                unique=True,
+                name="owner_conversation_bucket",
+            ),
+        ]
+
+
+def bucket_of(seq: int) -> int:
+    return (seq - 1) // ARCHIVE_BUCKET_SIZE

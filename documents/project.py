@@ -1,0 +1,26 @@
+"""Projects group a user's work; a public project is readable by every signed-in user."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from documents.base import OwnedDocument
+
+
+class Project(OwnedDocument):
+    name: str
+    description: str | None = None
+    status: Literal["draft", "active", "completed", "archived"] = "draft"
+    visibility: Literal["private", "public"] = "private"
+    config: dict[str, Any] | None = None
+
+    public_when: ClassVar[tuple[str, str] | None] = ("visibility", "public")
+
+    class Settings:
+        name = "projects"
+        indexes = [
+            IndexModel([("owner_id", ASCENDING), ("_id", DESCENDING)], name="owner_id_desc"),
+            IndexModel([("visibility", ASCENDING), ("_id", DESCENDING)], name="visibility"),
+        ]
