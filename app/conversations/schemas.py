@@ -84,13 +84,13 @@ class MessageRead(BaseModel):
     seq: int
     role: str
     content: str
-    type: str
-    parent_id: IdStr | None
-    model: str | None
-    usage: UsageRead | None
-    site_version: int | None
+    type: str = "text"
+    parent_id: IdStr | None = None
+    model: str | None = None
+    usage: UsageRead | None = None
+    site_version: int | None = None
     created_at: datetime
-    edited_at: datetime | None
+    edited_at: datetime | None = None
 
 
 class MessagePatch(StrictInput):

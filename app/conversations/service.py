@@ -190,7 +190,7 @@ def _new_message(body: MessageCreate, now: datetime) -> dict[str, Any]:
             "completion_tokens": body.usage.completion_tokens,
             "total_tokens": body.usage.prompt_tokens + body.usage.completion_tokens,
         }
-    return {
+    message = {
         "id": ObjectId(),
         "role": body.role,
         "content": body.content,
@@ -200,10 +200,11 @@ def _new_message(body: MessageCreate, now: datetime) -> dict[str, Any]:
         "usage": usage,
         "site_version": body.site_version,
         "created_at": now,
-        "edited_at": None,
         "day": day_of(now),
         "size": len(body.content.encode()) + MESSAGE_OVERHEAD_BYTES,
     }
+    # Absent rather than null: 20,000 messages of nulls add up, and readers default them.
+    return {key: value for key, value in message.items() if value is not None}
 
 
 async def append_message(user: User, conversation_id: str, body: MessageCreate) -> dict[str, Any]:
@@ -222,11 +223,12 @@ async def append_message(user: User, conversation_id: str, body: MessageCreate) 
         "$set": {"last_message_at": now, "activity_at": now, "updated_at": now},
     }
     extra = dict(live)
-    if message["parent_id"] is not None:
-        extra["messages.id"] = message["parent_id"]
+    parent_id = message.get("parent_id")
+    if parent_id is not None:
+        extra["messages.id"] = parent_id
     raw = await scope.find_one_and_update(conversation_id, update, extra=extra)
     if raw is None:
-        await _explain_failed_append(user, conversation_id, message["parent_id"], now)
+        await _explain_failed_append(user, conversation_id, parent_id, now)
         # The parent is archived (it exists for good): append without the window check.
         raw = await scope.find_one_and_update(conversation_id, update, extra=live)
         if raw is None:
@@ -538,7 +540,10 @@ async def fork_conversation(user: User, conversation_id: str, message_id: str) -
     for seq, message in enumerate(path, start=1):
         copy = {k: v for k, v in message.items() if k != "seq"}
         copy["id"] = new_ids[message["id"]]
-        copy["parent_id"] = new_ids.get(message.get("parent_id"))
+        parent = new_ids.get(message.get("parent_id"))
+        copy.pop("parent_id", None)
+        if parent is not None:
+            copy["parent_id"] = parent
         copied.append(_message_out(copy, seq))
     keep = min(len(copied), WINDOW_KEEP_MESSAGES)
     older, window = copied[: len(copied) - keep], copied[len(copied) - keep :]
