@@ -70,7 +70,18 @@ def cleanup(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, delete nothing")] = False,
 ) -> None:
     """Expire conversations, collect unreferenced blobs, prune rate-limit windows."""
-    not_built("cleanup")
+    from rich.table import Table
+
+    from app.cleanup import run_cleanup
+
+    report = run_with_database(lambda: run_cleanup(dry_run=dry_run))
+    table = Table(title="cleanup (dry run: nothing deleted)" if dry_run else "cleanup")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key, value in report.as_dict().items():
+        if key != "dry_run":
+            table.add_row(key.replace("_", " "), str(value))
+    Console().print(table)
 
 
 @cli.command("export")

@@ -56,9 +56,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _area_routers() -> list:
     from app.auth.router import router as auth_router
     from app.conversations.router import router as conversations_router
+    from app.files.router import router as files_router
     from app.users.router import router as users_router
 
-    return [auth_router, users_router, conversations_router]
+    return [auth_router, users_router, conversations_router, files_router]
 
 
 def asgi() -> FastAPI:

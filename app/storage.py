@@ -13,7 +13,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bson import ObjectId
+from bson import Binary, ObjectId
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 from pymongo import ASCENDING, IndexModel
@@ -25,6 +25,7 @@ from documents.base import utcnow
 
 BUCKET = "blobs"
 CHUNK_SIZE = 255 * 1024
+WRITE_BATCH_CHUNKS = 4  # about 1 MiB per insert
 HEAD_BYTES = 512
 
 
@@ -78,12 +79,36 @@ async def put(
     owner_id: ObjectId, chunks: AsyncIterable[bytes], *, max_bytes: int | None = None
 ) -> StoredBlob:
     """Stream `chunks` into GridFS while hashing them. Nothing is kept when the stream fails,
-    is empty or passes `max_bytes`; identical bytes already stored are reused."""
+    is empty or passes `max_bytes`; identical bytes already stored are reused.
+
+    Chunks are written in the GridFS layout directly, `WRITE_BATCH_CHUNKS` at a time: the
+    driver's GridIn buffers up to 48 MiB before its first write, and memory must not grow with
+    the file. Reads go through the driver's bucket.
+    """
     file_id = ObjectId()
-    grid_in = _bucket().open_upload_stream_with_id(file_id, str(file_id))
     hasher = hashlib.sha256()
     size = 0
     head = b""
+    number = 0
+    pending = bytearray()
+    batch: list[dict] = []
+    chunk_collection = _chunks()
+
+    async def flush(final: bool = False) -> None:
+        nonlocal number, batch
+        while len(pending) >= CHUNK_SIZE or (final and pending):
+            batch.append(
+                {"files_id": file_id, "n": number, "data": Binary(bytes(pending[:CHUNK_SIZE]))}
+            )
+            del pending[:CHUNK_SIZE]
+            number += 1
+            if len(batch) >= WRITE_BATCH_CHUNKS:
+                await chunk_collection.insert_many(batch)
+                batch = []
+        if final and batch:
+            await chunk_collection.insert_many(batch)
+            batch = []
+
     try:
         async for chunk in chunks:
             if not chunk:
@@ -94,27 +119,40 @@ async def put(
             if len(head) < HEAD_BYTES:
                 head += chunk[: HEAD_BYTES - len(head)]
             hasher.update(chunk)
-            await grid_in.write(chunk)
+            pending.extend(chunk)
+            await flush()
         if size == 0:
             raise Unprocessable("The file is empty.", field="body.file")
         sha256 = hasher.hexdigest()
         if await _reuse(owner_id, sha256):
-            await grid_in.abort()
+            await _drop_chunks(file_id)
             return StoredBlob(sha256, size, head, created=False)
-        grid_in.filename = sha256
-        grid_in.metadata = {"owner_id": owner_id, "sha256": sha256, "last_referenced_at": utcnow()}
+        await flush(final=True)
+        now = utcnow()
         try:
-            await grid_in.close()
+            await _files().insert_one(
+                {
+                    "_id": file_id,
+                    "length": size,
+                    "chunkSize": CHUNK_SIZE,
+                    "uploadDate": now,
+                    "filename": sha256,
+                    "metadata": {"owner_id": owner_id, "sha256": sha256, "last_referenced_at": now},
+                }
+            )
         except DuplicateKeyError:
             # A concurrent upload of the same bytes won; keep its blob, drop our chunks.
-            await grid_in.abort()
+            await _drop_chunks(file_id)
             await _reuse(owner_id, sha256)
             return StoredBlob(sha256, size, head, created=False)
         return StoredBlob(sha256, size, head, created=True)
     except BaseException:
-        if not grid_in.closed:
-            await grid_in.abort()
+        await _drop_chunks(file_id)
         raise
+
+
+async def _drop_chunks(file_id: ObjectId) -> None:
+    await _chunks().delete_many({"files_id": file_id})
 
 
 async def put_bytes(owner_id: ObjectId, data: bytes) -> StoredBlob:

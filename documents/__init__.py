@@ -9,6 +9,7 @@ unsharded (README "Scaling").
 from documents.api_key import ApiKey
 from documents.base import OwnedDocument
 from documents.conversation import Conversation, ConversationArchive
+from documents.file import StoredFile
 from documents.outbox import OutboxMessage
 from documents.project import Project
 from documents.rate_limit import RATE_LIMITS_COLLECTION, RATE_LIMITS_INDEXES
@@ -24,6 +25,7 @@ ALL_DOCUMENTS: list[type] = [
     ConversationArchive,
     Project,
     Site,
+    StoredFile,
 ]
 
 OWNED_DOCUMENTS: list[type[OwnedDocument]] = [
@@ -47,4 +49,5 @@ LINKABLE: dict[str, type[OwnedDocument]] = {
     "conversation_id": Conversation,
     "project_id": Project,
     "site_id": Site,
+    "file_id": StoredFile,
 }

@@ -45,6 +45,12 @@ async def build_world(client: httpx.AsyncClient, user: TestUser) -> dict[str, di
         "conversation_id": conversation_id,
         "message_id": message.json()["id"],
     }
+    uploaded = await client.post(
+        "/api/v1/files",
+        files={"file": ("secret.txt", b"only mine", "text/plain")},
+        headers=user.headers,
+    )
+    world["files"] = {"file_id": uploaded.json()["id"]}
     return world
 
 

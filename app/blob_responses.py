@@ -1,0 +1,106 @@
+"""Serving stored bytes over HTTP: ETag (the sha256), conditional requests and byte ranges."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from bson import ObjectId
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from app import storage
+from app.content_types import safe_filename
+from app.errors import RangeNotSatisfiable
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One `bytes=a-b` range as inclusive (start, end), or None to send everything.
+
+    Suffix ranges (`bytes=-500`) and open ranges (`bytes=500-`) are supported; several ranges
+    or a malformed header are ignored (RFC 9110 allows that); a range that starts past the end
+    raises RangeNotSatisfiable (416).
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:
+        length = int(last)
+        if length == 0:
+            raise RangeNotSatisfiable("An empty suffix range selects nothing.")
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = int(last) if last else size - 1
+    if last and end < start:
+        return None  # invalid: ignored
+    if start >= size:
+        raise RangeNotSatisfiable("The range starts past the end of the content.")
+    return start, min(end, size - 1)
+
+
+def etag_for(sha256: str) -> str:
+    return f'"{sha256}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    candidates = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return etag in candidates
+
+
+def content_disposition(filename: str | None, disposition: str = "attachment") -> str:
+    name = safe_filename(filename)
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    return f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+def blob_response(
+    request: Request,
+    owner_id: ObjectId,
+    sha256: str,
+    size: int,
+    content_type: str,
+    *,
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    etag = etag_for(sha256)
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=0, must-revalidate",
+        **(extra_headers or {}),
+    }
+    if _matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    try:
+        byte_range = parse_range(request.headers.get("range"), size)
+    except RangeNotSatisfiable as exc:
+        exc.headers = {"Content-Range": f"bytes */{size}"}
+        raise
+    if request.headers.get("if-range") and request.headers["if-range"] != etag:
+        byte_range = None
+    if byte_range is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(
+            storage.open_blob(owner_id, sha256), media_type=content_type, headers=headers
+        )
+    start, end = byte_range
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    return StreamingResponse(
+        storage.open_blob(owner_id, sha256, start, end),
+        status_code=206,
+        media_type=content_type,
+        headers=headers,
+    )

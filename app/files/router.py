@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from bson import ObjectId
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.auth.dependencies import CurrentUser, SettingsDep, require_area
+from app.blob_responses import blob_response, content_disposition
+from app.files import service
+from app.files.schemas import FileRead
+from app.schemas import Limit, Page
+from app.uploads import MultipartUpload
+
+router = APIRouter(prefix="/files", tags=["files"], dependencies=[require_area("files")])
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "kind": {"type": "string", "maxLength": 64},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FileRead,
+    openapi_extra=UPLOAD_BODY,
+    responses={413: {"description": "Over MAX_UPLOAD_BYTES"}},
+)
+async def upload_file(request: Request, user: CurrentUser, settings: SettingsDep):
+    """Multipart `file` (+ optional `kind`), streamed into storage; identical bytes are stored
+    once per user. The content type comes from the bytes, the client's only as a hint."""
+    upload = MultipartUpload(request, "file", settings.max_upload_bytes)
+    return await service.store_upload(user, upload)
+
+
+@router.get("", response_model=Page[FileRead])
+async def list_files(
+    user: CurrentUser,
+    kind: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+):
+    items, next_cursor = await service.list_files(user, kind=kind, limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{file_id}", response_model=FileRead)
+async def get_file(file_id: str, user: CurrentUser):
+    return await service.get_file(user, file_id)
+
+
+@router.get(
+    "/{file_id}/content",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        206: {"description": "Partial content"},
+        304: {"description": "Not modified"},
+        416: {"description": "Range not satisfiable"},
+    },
+)
+async def download_file(file_id: str, request: Request, user: CurrentUser) -> Response:
+    """The bytes. `ETag` is the sha256; `Range` → 206; `If-None-Match` → 304."""
+    handle = await service.get_file(user, file_id)
+    return blob_response(
+        request,
+        ObjectId(str(user.id)),
+        handle.sha256,
+        handle.size,
+        handle.content_type,
+        extra_headers={"Content-Disposition": content_disposition(handle.filename)},
+    )
+
+
+@router.delete("/{file_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_file(file_id: str, user: CurrentUser) -> Response:
+    await service.delete_file(user, file_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

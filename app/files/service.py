@@ -1,0 +1,80 @@
+"""Uploads into the owner's content-addressed store, file handles, and their listing."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bson import ObjectId
+
+from app import storage
+from app.auth.scoping import owned
+from app.content_types import detect, safe_filename
+from app.errors import NotFound, Unprocessable
+from app.links import require_owned_links
+from app.pagination import after_cursor, page_of
+from app.uploads import MultipartUpload
+from documents import LINKABLE
+from documents.file import StoredFile
+from documents.user import User
+
+KIND = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+LINK_FIELDS = ("workflow_id", "conversation_id", "generation_id", "site_id", "drawing_id")
+
+
+async def store_upload(
+    user: User, upload: MultipartUpload, *, kind: str | None = None
+) -> StoredFile:
+    """Stream the upload into the blob store, then record the handle. Nothing is stored when
+    the upload fails part-way, is empty or too large."""
+    owner = ObjectId(str(user.id))
+    blob = await storage.put(owner, upload.file_chunks(), max_bytes=upload.max_bytes)
+    kind = kind if kind is not None else upload.fields.get("kind") or None
+    if kind is not None and not KIND.match(kind):
+        raise Unprocessable(
+            "`kind` is 1-64 lowercase letters, digits, `_`, `.` or `-`.", field="body.kind"
+        )
+    links = await require_owned_links(
+        user,
+        **{
+            name: upload.fields[name]
+            for name in LINK_FIELDS
+            if upload.fields.get(name) and name in LINKABLE
+        },
+    )
+    handle = owned(StoredFile, user).new(
+        filename=safe_filename(upload.filename),
+        content_type=detect(blob.head, upload.content_type, upload.filename),
+        size=blob.size,
+        sha256=blob.sha256,
+        kind=kind,
+        links={name: value for name, value in links.items() if value is not None},
+    )
+    await handle.insert()
+    return handle
+
+
+async def get_file(user: User, file_id: str) -> StoredFile:
+    return await owned(StoredFile, user).get(file_id)
+
+
+async def list_files(
+    user: User,
+    *,
+    kind: str | None,
+    limit: int,
+    cursor: str | None,
+    extra: dict[str, Any] | None = None,
+) -> tuple[list[StoredFile], str | None]:
+    conditions: dict[str, Any] = {**(extra or {}), **after_cursor("_id", cursor)}
+    if kind is not None:
+        conditions["kind"] = kind
+    rows = await owned(StoredFile, user).find(conditions).sort("-_id").limit(limit + 1).to_list()
+    return page_of(rows, limit, "_id")
+
+
+async def delete_file(user: User, file_id: str) -> None:
+    """Only the handle goes; the blob stays while anything else (a site version, a drawing, a
+    scene, another handle) references it, and `cleanup` collects it once nothing does."""
+    if not await owned(StoredFile, user).delete_one(file_id):
+        raise NotFound("No such file.")
