@@ -1,4 +1,7 @@
-"""The only module that talks to GridFS: a content-addressed blob store per owner.
+"""The only module that touches GridFS: a content-addressed blob store per owner.
+
+Blobs use the standard GridFS layout (`blobs.files`, `blobs.chunks`), so any GridFS tool reads
+them; writes and reads are done here chunk batch by chunk batch to keep memory flat.
 
 A blob is one GridFS file in the `blobs` bucket whose `metadata` holds `owner_id` and `sha256`,
 with a unique index on that pair: the same bytes are stored once per owner, and of two concurrent
@@ -14,8 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bson import Binary, ObjectId
-from gridfs import AsyncGridFSBucket
-from gridfs.errors import NoFile
+from gridfs.errors import CorruptGridFile, NoFile
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
@@ -26,6 +28,7 @@ from documents.base import utcnow
 BUCKET = "blobs"
 CHUNK_SIZE = 255 * 1024
 WRITE_BATCH_CHUNKS = 4  # about 1 MiB per insert
+READ_BATCH_CHUNKS = 4
 HEAD_BYTES = 512
 
 
@@ -44,10 +47,6 @@ class BlobInfo:
     sha256: str
     size: int
     uploaded_at: datetime
-
-
-def _bucket() -> AsyncGridFSBucket:
-    return AsyncGridFSBucket(get_db(), bucket_name=BUCKET, chunk_size_bytes=CHUNK_SIZE)
 
 
 def _files():
@@ -182,23 +181,37 @@ async def exists(owner_id: ObjectId, sha256: str) -> bool:
 async def open_blob(
     owner_id: ObjectId, sha256: str, start: int = 0, end: int | None = None
 ) -> AsyncIterator[bytes]:
-    """Yield bytes `start`..`end` (inclusive) of a blob, one GridFS chunk at a time."""
-    cursor = _bucket().find({"metadata.owner_id": owner_id, "metadata.sha256": sha256}, limit=1)
-    grid_outs = await cursor.to_list(1)
-    if not grid_outs:
+    """Yield bytes `start`..`end` (inclusive) of a blob, one GridFS chunk at a time.
+
+    One cursor over just the chunks the range needs, fetched `READ_BATCH_CHUNKS` at a time,
+    so memory stays flat whatever the file's size.
+    """
+    raw = await _files().find_one({"metadata.owner_id": owner_id, "metadata.sha256": sha256})
+    if raw is None:
         raise NoFile(f"no blob {sha256}")
-    grid_out = grid_outs[0]
-    stop = grid_out.length if end is None else min(end + 1, grid_out.length)
-    if start:
-        await grid_out.seek(start)
-    remaining = stop - start
-    while remaining > 0:
-        data = await grid_out.readchunk()
-        if not data:
-            break
-        data = data[:remaining]
-        remaining -= len(data)
-        yield data
+    length = raw["length"]
+    chunk_size = raw["chunkSize"]
+    stop = length if end is None else min(end + 1, length)
+    if start >= stop:
+        return
+    first_n = start // chunk_size
+    last_n = (stop - 1) // chunk_size
+    cursor = (
+        _chunks()
+        .find({"files_id": raw["_id"], "n": {"$gte": first_n, "$lte": last_n}})
+        .sort("n", ASCENDING)
+        .batch_size(READ_BATCH_CHUNKS)
+    )
+    expected = first_n
+    async for chunk in cursor:
+        if chunk["n"] != expected:
+            raise CorruptGridFile(f"blob {sha256}: chunk {expected} is missing")
+        offset = chunk["n"] * chunk_size
+        data = bytes(chunk["data"])
+        yield data[max(0, start - offset) : stop - offset]
+        expected += 1
+    if expected != last_n + 1:
+        raise CorruptGridFile(f"blob {sha256}: chunk {expected} is missing")
 
 
 async def read_all(owner_id: ObjectId, sha256: str) -> bytes:
@@ -222,10 +235,10 @@ def _info(raw: dict) -> BlobInfo:
 
 
 async def delete_file(file_id: ObjectId) -> None:
-    try:
-        await _bucket().delete(file_id)
-    except NoFile:
-        pass  # already gone: deleting is idempotent
+    """The file document first (the blob stops existing), then its chunks; a crash in between
+    leaves orphan chunks, which `collect_unreferenced` removes."""
+    await _files().delete_one({"_id": file_id})
+    await _drop_chunks(file_id)
 
 
 async def delete_owner_blobs(owner_id: ObjectId) -> int:
