@@ -14,6 +14,7 @@ from app.errors import install_error_handlers
 from app.health.router import router as health_router
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.settings import Settings, get_settings
+from app.sites.router import public_router as public_sites_router
 
 API_PREFIX = "/api/v1"
 
@@ -34,11 +35,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="A MongoDB document store for AI-generation apps",
         lifespan=lifespan,
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.mail_sender = make_mail_sender(settings)
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(public_sites_router)
     for router in _area_routers():
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_json_bytes)
@@ -57,9 +60,10 @@ def _area_routers() -> list:
     from app.auth.router import router as auth_router
     from app.conversations.router import router as conversations_router
     from app.files.router import router as files_router
+    from app.sites.router import router as sites_router
     from app.users.router import router as users_router
 
-    return [auth_router, users_router, conversations_router, files_router]
+    return [auth_router, users_router, conversations_router, files_router, sites_router]
 
 
 def asgi() -> FastAPI:

@@ -171,6 +171,12 @@ async def _reuse(owner_id: ObjectId, sha256: str) -> bool:
     return result.matched_count == 1
 
 
+async def touch(owner_id: ObjectId, sha256: str) -> bool:
+    """Record that a new reference to an existing blob is about to be written: garbage
+    collection's grace period then covers the moment until that reference is stored."""
+    return await _reuse(owner_id, sha256)
+
+
 async def exists(owner_id: ObjectId, sha256: str) -> bool:
     found = await _files().find_one(
         {"metadata.owner_id": owner_id, "metadata.sha256": sha256}, {"_id": 1}

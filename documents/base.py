@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
@@ -38,5 +38,5 @@ class OwnedDocument(TimestampedDocument):
 
     owner_id: PydanticObjectId
     blob_fields: ClassVar[tuple[str, ...]] = ()
-    # A model that allows public reads names the field and value that make a document public.
-    public_when: ClassVar[tuple[str, str] | None] = None
+    # A model that allows some public reads gives the filter that selects the public documents.
+    public_when: ClassVar[dict[str, Any] | None] = None

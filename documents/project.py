@@ -16,7 +16,7 @@ class Project(OwnedDocument):
     visibility: Literal["private", "public"] = "private"
     config: dict[str, Any] | None = None
 
-    public_when: ClassVar[tuple[str, str] | None] = ("visibility", "public")
+    public_when: ClassVar[dict[str, Any] | None] = {"visibility": "public"}
 
     class Settings:
         name = "projects"

@@ -1,10 +1,12 @@
 """Generated sites with embedded version history that stores only changes.
 
-`files` is the current manifest. Each version records only its changes (`put` with the new
-blob's sha256, or `delete`); version n's manifest is rebuilt by replaying versions 1..n, starting
-from the nearest checkpoint (a full manifest stored every `CHECKPOINT_EVERY` versions), so a
-replay never reads more than that many versions. Bytes live in the owner's blob store
-(`app/storage.py`); a site references them by sha256 (`blob_fields`).
+`files` is the current manifest. Each version records only its changes: `put` (the path's new
+blob) or `delete`, each with what the path held before (`prev`). So version n's manifest is
+rebuilt from the one document without reading any other: forward from the nearest checkpoint
+below n (the empty site, or a full manifest embedded every `CHECKPOINT_EVERY` versions), or
+backward from the current manifest by undoing the newer versions, whichever is fewer steps.
+Bytes live in the owner's blob store (`app/storage.py`); a site references them by sha256
+(`blob_fields`), so a blob stays while any version of any site uses it.
 """
 
 from __future__ import annotations
@@ -18,11 +20,17 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import OwnedDocument
 
-CHECKPOINT_EVERY = 50
+CHECKPOINT_EVERY = 1000
 
 
 class SiteFile(BaseModel):
     path: str
+    sha256: str
+    size: int
+    content_type: str
+
+
+class PathState(BaseModel):
     sha256: str
     size: int
     content_type: str
@@ -34,6 +42,7 @@ class SiteChange(BaseModel):
     sha256: str | None = None
     size: int | None = None
     content_type: str | None = None
+    prev: PathState | None = None  # what the path held before; None when it was absent
 
 
 class SiteVersion(BaseModel):
@@ -47,6 +56,11 @@ class SiteVersion(BaseModel):
     checkpoint: list[SiteFile] | None = None
 
 
+class SitePreview(BaseModel):
+    file_id: PydanticObjectId
+    sha256: str
+
+
 class Site(OwnedDocument):
     title: str
     description: str | None = None
@@ -57,12 +71,16 @@ class Site(OwnedDocument):
     current_version: int = 0
     versions: list[SiteVersion] = Field(default_factory=list)
     published_version: int | None = None
-    preview_file_id: PydanticObjectId | None = None
+    preview: SitePreview | None = None
 
+    # Published sites are served to anyone at /p/{id}/ (never through the owner's API).
+    public_when: ClassVar[dict[str, Any] | None] = {"published_version": {"$ne": None}}
     blob_fields: ClassVar[tuple[str, ...]] = (
         "files.sha256",
         "versions.changes.sha256",
+        "versions.changes.prev.sha256",
         "versions.checkpoint.sha256",
+        "preview.sha256",
     )
 
     class Settings:
@@ -70,3 +88,52 @@ class Site(OwnedDocument):
         indexes = [
             IndexModel([("owner_id", ASCENDING), ("_id", DESCENDING)], name="owner_id_desc"),
         ]
+
+
+Manifest = dict[str, dict[str, Any]]
+
+
+def _apply(manifest: Manifest, change: dict[str, Any]) -> None:
+    if change["op"] == "put":
+        manifest[change["path"]] = {
+            "path": change["path"],
+            "sha256": change["sha256"],
+            "size": change["size"],
+            "content_type": change["content_type"],
+        }
+    else:
+        manifest.pop(change["path"], None)
+
+
+def _undo(manifest: Manifest, change: dict[str, Any]) -> None:
+    prev = change.get("prev")
+    if prev is None:
+        manifest.pop(change["path"], None)
+    else:
+        manifest[change["path"]] = {"path": change["path"], **prev}
+
+
+def manifest_at(site: dict[str, Any], number: int) -> Manifest:
+    """The files of version `number` (0 = the empty site), from the raw site document."""
+    current = site.get("current_version", 0)
+    if not 0 <= number <= current:
+        raise ValueError(f"no version {number}")
+    versions = site.get("versions", [])  # versions[i] is number i + 1
+    if number == current:
+        return {f["path"]: dict(f) for f in site.get("files", [])}
+    base, manifest = 0, {}
+    for version in reversed(versions[:number]):
+        if version.get("checkpoint") is not None:
+            base = version["number"]
+            manifest = {f["path"]: dict(f) for f in version["checkpoint"]}
+            break
+    if number - base <= current - number:
+        for version in versions[base:number]:
+            for change in version["changes"]:
+                _apply(manifest, change)
+        return manifest
+    manifest = {f["path"]: dict(f) for f in site.get("files", [])}
+    for version in reversed(versions[number:current]):
+        for change in reversed(version["changes"]):
+            _undo(manifest, change)
+    return manifest

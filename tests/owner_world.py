@@ -19,6 +19,13 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/v1/conversations/{conversation_id}"): {"title": "taken over"},
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): {"role": "user", "content": "hi"},
     ("PATCH", "/api/v1/conversations/{conversation_id}/messages/{message_id}"): {"content": "x"},
+    ("PATCH", "/api/v1/sites/{site_id}"): {"title": "taken over"},
+    ("POST", "/api/v1/sites/{site_id}/versions"): {
+        "base_version": 1,
+        "changes": [{"path": "index.html", "content": "defaced"}],
+    },
+    ("POST", "/api/v1/sites/{site_id}/restore"): {"version": 1},
+    ("POST", "/api/v1/sites/{site_id}/publish"): {},
 }
 
 # Routes that are deliberately not owner-scoped, with the reason.
@@ -51,6 +58,13 @@ async def build_world(client: httpx.AsyncClient, user: TestUser) -> dict[str, di
         headers=user.headers,
     )
     world["files"] = {"file_id": uploaded.json()["id"]}
+
+    site = await client.post(
+        "/api/v1/sites",
+        json={"title": "mine", "files": [{"path": "index.html", "content": "<p>mine</p>"}]},
+        headers=user.headers,
+    )
+    world["sites"] = {"site_id": site.json()["id"], "number": "1", "path": "index.html"}
     return world
 
 

@@ -45,7 +45,12 @@ async def test_owner_matrix(
     world_a = await build_world(client, alice)
     world_b = await build_world(client, bob)  # B has data of its own in every area
     bodies = bodies_for(world_a)
-    a_ids = {value for params in world_a.values() for value in params.values()}
+    a_ids = {
+        value
+        for params in world_a.values()
+        for value in params.values()
+        if re.fullmatch(r"[0-9a-f]{24}", value)
+    }
     missing: list[str] = []
     leaks: list[str] = []
     checked = 0
@@ -66,7 +71,10 @@ async def test_owner_matrix(
                 continue
             url = _fill(route.path, area_params)
             body = bodies.get((method, route.path), {})
-            response = await client.request(method, url, json=body, headers=bob.headers)
+            params = {"from": 1, "to": 1} if route.path.endswith("/diff") else None
+            response = await client.request(
+                method, url, json=body, params=params, headers=bob.headers
+            )
             expected = 403 if _is_admin_route(route) else 404
             checked += 1
             if response.status_code != expected:
@@ -86,4 +94,9 @@ async def test_owner_matrix(
         f"/api/v1/conversations/{conversation_id}/messages", headers=alice.headers
     )
     assert [m["content"] for m in messages.json()["items"]] == ["a secret plan"]
+    site_id = world_a["sites"]["site_id"]
+    site = await client.get(f"/api/v1/sites/{site_id}", headers=alice.headers)
+    assert site.json()["current_version"] == 1 and site.json()["is_published"] is False
+    page = await client.get(f"/api/v1/sites/{site_id}/files/index.html", headers=alice.headers)
+    assert page.text == "<p>mine</p>"
     assert world_b.keys() == world_a.keys()

@@ -5,8 +5,9 @@
     page = await conversations.find({"archived": False}).to_list()
 
 Every filter the scope builds starts with `owner_id`, so no route can forget it. A model that
-declares `public_when` can also be read through `readable(Model, user)`: the owner's documents
-plus the public ones, and that scope refuses to write.
+declares `public_when` can also be read through `readable(Model, user)` (the owner's documents
+plus the public ones) or `public(Model)` (only the public ones, for anonymous readers); both
+scopes refuse to write.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def parse_object_id(value: Any) -> ObjectId | None:
 
 
 class Scope(Generic[D]):
-    def __init__(self, model: type[D], owner_id: ObjectId, *, public_read: bool = False) -> None:
+    def __init__(
+        self, model: type[D], owner_id: ObjectId | None, *, public_read: bool = False
+    ) -> None:
         self.model = model
         self.owner_id = owner_id
         self.public_read = public_read
@@ -51,8 +54,10 @@ class Scope(Generic[D]):
 
     def filter(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         if self.public_read and self.model.public_when:
-            field, value = self.model.public_when
-            base: dict[str, Any] = {"$or": [{"owner_id": self.owner_id}, {field: value}]}
+            if self.owner_id is None:
+                base: dict[str, Any] = dict(self.model.public_when)
+            else:
+                base = {"$or": [{"owner_id": self.owner_id}, self.model.public_when]}
         else:
             base = {"owner_id": self.owner_id}
         if not extra:
@@ -95,6 +100,7 @@ class Scope(Generic[D]):
 
     def new(self, **fields: Any) -> D:
         self._writable()
+        assert self.owner_id is not None
         return self.model(owner_id=PydanticObjectId(self.owner_id), **fields)
 
     async def find_one_and_update(
@@ -149,3 +155,10 @@ def readable(model: type[D], user: User | ObjectId) -> Scope[D]:
     if model.public_when is None:
         raise TypeError(f"{model.__name__} has no public read rule")
     return Scope(model, _owner_id(user), public_read=True)
+
+
+def public(model: type[D]) -> Scope[D]:
+    """Only the public documents of `model` (`model.public_when`), for anonymous readers."""
+    if model.public_when is None:
+        raise TypeError(f"{model.__name__} has no public read rule")
+    return Scope(model, None, public_read=True)

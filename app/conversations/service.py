@@ -598,3 +598,21 @@ async def delete_expired(now: datetime, *, dry_run: bool = False) -> tuple[int, 
         if doomed:
             await archives.delete_many({"conversation_id": {"$in": doomed}})
     return len(expired), buckets
+
+
+async def message_exists(
+    user: User | ObjectId, message_id: ObjectId, conversation_id: ObjectId | None = None
+) -> bool:
+    """Whether `message_id` is a message of one of the caller's conversations (of
+    `conversation_id`, when given), in a window or an archive."""
+    where: dict[str, Any] = {"messages.id": message_id}
+    conversations = conversations_of(user)
+    if conversation_id is not None:
+        where["_id"] = conversation_id
+    if await conversations.collection.find_one(conversations.filter(where), {"_id": 1}):
+        return True
+    archives = archives_of(user)
+    where.pop("_id", None)
+    if conversation_id is not None:
+        where["conversation_id"] = conversation_id
+    return await archives.collection.find_one(archives.filter(where), {"_id": 1}) is not None

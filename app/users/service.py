@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,16 +10,19 @@ from bson import ObjectId, json_util
 from pymongo import ReturnDocument
 
 from app import storage
-from app.auth.scoping import owned
+from app.auth.scoping import Scope, owned
 from app.auth.security import new_api_key, sha256_hex, verify_password
 from app.errors import NotFound, Unauthorized
 from app.pagination import after_cursor, page_of
 from app.users.schemas import ApiKeyCreate, UserPatch
+from app.zipstream import ZipWriter
 from documents import OWNED_DOCUMENTS
 from documents.api_key import ApiKey
 from documents.base import utcnow
 from documents.outbox import OutboxMessage
 from documents.user import ExternalIdentity, User
+
+SECRET_FIELDS = {"key_hash", "password_hash", "token_hash"}
 
 
 def _flatten(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -87,57 +89,29 @@ async def revoke_api_key(user: User, key_id: str) -> None:
         raise NotFound("No such API key.")
 
 
-class _ZipSink:
-    """A write-only file for ZipFile whose bytes are drained after each write: the archive is
-    streamed to the client instead of built in memory."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.position = 0
-
-    def write(self, data: bytes) -> int:
-        self.parts.append(bytes(data))
-        self.position += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.position
-
-    def flush(self) -> None:
-        pass
-
-    def drain(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts.clear()
-        return data
+async def _json_lines(scope: Scope) -> AsyncIterator[bytes]:
+    async for raw in scope.collection.find(scope.filter()):
+        yield json_util.dumps({k: v for k, v in raw.items() if k not in SECRET_FIELDS}).encode()
+        yield b"\n"
 
 
 async def export_account(user: User) -> AsyncIterator[bytes]:
     """A ZIP of everything the user owns: `user.json`, one JSON-lines file per owned collection
     (Extended JSON, so ids and dates round-trip), and `blobs/<sha256>` for every stored file."""
     owner = ObjectId(str(user.id))
-    sink = _ZipSink()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:  # type: ignore[arg-type]
-        profile = user.model_dump(mode="json", exclude={"password_hash"})
-        archive.writestr("user.json", json.dumps(profile, indent=2))
-        yield sink.drain()
-        for model in OWNED_DOCUMENTS:
-            name = model.get_settings().name
-            with archive.open(f"collections/{name}.jsonl", "w") as member:
-                cursor = owned(model, owner).collection.find({"owner_id": owner})
-                async for raw in cursor:
-                    raw.pop("key_hash", None)
-                    member.write(json_util.dumps(raw).encode() + b"\n")
-                    if sink.position and len(sink.parts) > 64:
-                        yield sink.drain()
-            yield sink.drain()
-        for blob in await storage.owner_blobs(owner):
-            with archive.open(f"blobs/{blob.sha256}", "w", force_zip64=True) as member:
-                async for chunk in storage.open_blob(owner, blob.sha256):
-                    member.write(chunk)
-                    yield sink.drain()
-            yield sink.drain()
-    yield sink.drain()
+    archive = ZipWriter()
+    profile = user.model_dump(mode="json", exclude={"password_hash"})
+    yield archive.add_bytes("user.json", json.dumps(profile, indent=2).encode())
+    for model in OWNED_DOCUMENTS:
+        name = f"collections/{model.get_settings().name}.jsonl"
+        async for part in archive.add_stream(name, _json_lines(owned(model, owner))):
+            yield part
+    for blob in await storage.owner_blobs(owner):
+        async for part in archive.add_stream(
+            f"blobs/{blob.sha256}", storage.open_blob(owner, blob.sha256)
+        ):
+            yield part
+    yield archive.finish()
 
 
 async def delete_account(user: User, password: str | None) -> None:

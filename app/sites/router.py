@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from app.auth.dependencies import CurrentUser, SettingsDep, require_area
+from app.blob_responses import blob_response, content_disposition
+from app.schemas import Limit, Page
+from app.sites import service
+from app.sites.schemas import (
+    PublishRequest,
+    RestoreRequest,
+    SiteCreate,
+    SiteDiff,
+    SitePatch,
+    SiteRead,
+    SiteSummary,
+    VersionCreate,
+    VersionManifest,
+    VersionPage,
+    VersionRead,
+)
+
+router = APIRouter(prefix="/sites", tags=["sites"], dependencies=[require_area("sites")])
+
+VersionQuery = Annotated[int | None, Query(ge=1, le=10**9, description="Default: current")]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SiteRead)
+async def create_site(body: SiteCreate, user: CurrentUser, settings: SettingsDep):
+    return service.site_view(await service.create_site(user, body), settings)
+
+
+@router.get("", response_model=Page[SiteSummary])
+async def list_sites(
+    user: CurrentUser,
+    settings: SettingsDep,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+):
+    items, next_cursor = await service.list_sites(user, limit, cursor)
+    return {"items": [service.site_view(i, settings) for i in items], "next_cursor": next_cursor}
+
+
+@router.get("/{site_id}", response_model=SiteRead)
+async def get_site(site_id: str, user: CurrentUser, settings: SettingsDep):
+    return service.site_view(await service.get_site(user, site_id), settings)
+
+
+@router.patch("/{site_id}", response_model=SiteRead)
+async def update_site(site_id: str, body: SitePatch, user: CurrentUser, settings: SettingsDep):
+    return service.site_view(await service.update_site(user, site_id, body), settings)
+
+
+@router.delete("/{site_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_site(site_id: str, user: CurrentUser) -> Response:
+    await service.delete_site(user, site_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{site_id}/versions", status_code=status.HTTP_201_CREATED, response_model=VersionRead)
+async def commit_version(site_id: str, body: VersionCreate, user: CurrentUser):
+    """Commit changes against `base_version`; a stale base is 409 and changes nothing."""
+    return await service.commit_site_version(user, site_id, body)
+
+
+@router.get("/{site_id}/versions", response_model=VersionPage)
+async def list_versions(
+    site_id: str,
+    user: CurrentUser,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+):
+    """Newest first."""
+    items, next_cursor = await service.list_versions(user, site_id, limit, cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{site_id}/versions/{number}", response_model=VersionManifest)
+async def get_version(site_id: str, number: int, user: CurrentUser):
+    return await service.version_manifest(user, site_id, number)
+
+
+@router.get(
+    "/{site_id}/files/{path:path}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def get_site_file(
+    site_id: str, path: str, request: Request, user: CurrentUser, version: VersionQuery = None
+) -> Response:
+    owner, file = await service.site_file(user, site_id, path, version)
+    return blob_response(request, owner, file["sha256"], file["size"], file["content_type"])
+
+
+@router.get("/{site_id}/diff", response_model=SiteDiff)
+async def diff(
+    site_id: str,
+    user: CurrentUser,
+    from_: Annotated[int, Query(alias="from", ge=0, le=10**9)],
+    to: Annotated[int, Query(ge=0, le=10**9)],
+):
+    return await service.diff_versions(user, site_id, from_, to)
+
+
+@router.post("/{site_id}/restore", status_code=status.HTTP_201_CREATED, response_model=VersionRead)
+async def restore(site_id: str, body: RestoreRequest, user: CurrentUser):
+    """A new version whose files equal the given version's; history is kept."""
+    return await service.restore_version(user, site_id, body.version, body.description)
+
+
+@router.post("/{site_id}/publish", response_model=SiteRead)
+async def publish(site_id: str, body: PublishRequest, user: CurrentUser, settings: SettingsDep):
+    return service.site_view(
+        await service.set_published(user, site_id, body.version, True), settings
+    )
+
+
+@router.post("/{site_id}/unpublish", response_model=SiteRead)
+async def unpublish(site_id: str, user: CurrentUser, settings: SettingsDep):
+    return service.site_view(await service.set_published(user, site_id, None, False), settings)
+
+
+@router.get(
+    "/{site_id}/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+async def export(
+    site_id: str, user: CurrentUser, version: VersionQuery = None
+) -> StreamingResponse:
+    number, archive = await service.export_version(user, site_id, version)
+    return StreamingResponse(
+        archive,
+        media_type="application/zip",
+        headers={"Content-Disposition": content_disposition(f"site-{site_id}-v{number}.zip")},
+    )
+
+
+# Published sites, for anyone. Generated pages run in a sandbox (an opaque origin: no access to
+# this API's cookies or storage) and may not be framed or call out.
+PUBLIC_SITE_HEADERS = {
+    "Content-Security-Policy": (
+        "sandbox allow-scripts allow-forms allow-popups; default-src 'self' data: blob:; "
+        "script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; connect-src 'none'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "public, max-age=0, must-revalidate",
+}
+
+public_router = APIRouter(tags=["published sites"])
+
+
+@public_router.get(
+    "/p/{site_id}/{path:path}",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}}},
+)
+async def serve_published(site_id: str, path: str, request: Request) -> Response:
+    """No auth: the published version's file (`index.html` for an empty path); 404 when the
+    site is not published."""
+    owner, file = await service.published_file(site_id, path)
+    return blob_response(
+        request,
+        owner,
+        file["sha256"],
+        file["size"],
+        file["content_type"],
+        extra_headers=PUBLIC_SITE_HEADERS,
+    )
