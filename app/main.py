@@ -57,13 +57,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _area_routers() -> list:
+    from app.analytics.router import admin_router as admin_analytics_router
+    from app.analytics.router import router as analytics_router
     from app.auth.router import router as auth_router
     from app.conversations.router import router as conversations_router
     from app.files.router import router as files_router
+    from app.generations.router import router as generations_router
+    from app.projects.router import router as projects_router
     from app.sites.router import router as sites_router
+    from app.usage.router import router as usage_router
     from app.users.router import router as users_router
+    from app.workflows.router import router as workflows_router
 
-    return [auth_router, users_router, conversations_router, files_router, sites_router]
+    return [
+        auth_router,
+        users_router,
+        conversations_router,
+        files_router,
+        sites_router,
+        projects_router,
+        generations_router,
+        workflows_router,
+        usage_router,
+        analytics_router,
+        admin_analytics_router,
+    ]
 
 
 def asgi() -> FastAPI:

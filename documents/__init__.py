@@ -9,12 +9,18 @@ unsharded (README "Scaling").
 from documents.api_key import ApiKey
 from documents.base import OwnedDocument
 from documents.conversation import Conversation, ConversationArchive
+from documents.drawing import Drawing
 from documents.file import StoredFile
+from documents.generation import Generation
 from documents.outbox import OutboxMessage
 from documents.project import Project
 from documents.rate_limit import RATE_LIMITS_COLLECTION, RATE_LIMITS_INDEXES
 from documents.site import Site
+from documents.story import Story
+from documents.tutorial import Tutorial
+from documents.usage import UsageEvent
 from documents.user import ExternalIdentity, User
+from documents.workflow import Workflow
 
 ALL_DOCUMENTS: list[type] = [
     User,
@@ -26,6 +32,12 @@ ALL_DOCUMENTS: list[type] = [
     Project,
     Site,
     StoredFile,
+    Generation,
+    Workflow,
+    UsageEvent,
+    Tutorial,
+    Drawing,
+    Story,
 ]
 
 OWNED_DOCUMENTS: list[type[OwnedDocument]] = [
@@ -50,4 +62,7 @@ LINKABLE: dict[str, type[OwnedDocument]] = {
     "project_id": Project,
     "site_id": Site,
     "file_id": StoredFile,
+    "generation_id": Generation,
+    "workflow_id": Workflow,
+    "drawing_id": Drawing,
 }

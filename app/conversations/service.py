@@ -21,6 +21,7 @@ from app.conversations.schemas import (
 from app.errors import Gone, NotFound, Unprocessable
 from app.links import require_owned_links
 from app.pagination import after_cursor, page_of
+from app.usage.service import record_usage_event
 from documents.base import day_of, utcnow
 from documents.conversation import (
     MESSAGE_OVERHEAD_BYTES,
@@ -240,10 +241,34 @@ async def append_message(user: User, conversation_id: str, body: MessageCreate) 
             {"_id": raw["_id"], "owner_id": scope.owner_id, "title": None},
             {"$set": {"title": title_from(body.content)}},
         )
+    if body.usage is not None:
+        await _record_message_usage(scope.owner_id, raw["_id"], message, body.model)
     window = raw["message_count"] - raw.get("archived_count", 0)
     if window > WINDOW_MAX_MESSAGES or raw.get("window_bytes", 0) > WINDOW_MAX_BYTES:
         await roll_window(scope.owner_id, raw["_id"])
     return _message_out(message, seq)
+
+
+async def _record_message_usage(
+    owner_id: ObjectId, conversation_id: ObjectId, message: dict[str, Any], model: str | None
+) -> None:
+    """A message that carries token usage is one usage event, keyed `message:<id>` so that it is
+    counted once (README: Usage and analytics)."""
+    usage = message["usage"]
+    await record_usage_event(
+        owner_id,
+        {
+            "request_id": f"message:{message['id']}",
+            "provider": "unspecified",
+            "model": model or "unspecified",
+            "operation": "chat",
+            "prompt_tokens": usage["prompt_tokens"],
+            "completion_tokens": usage["completion_tokens"],
+            "source": "message",
+            "conversation_id": conversation_id,
+            "occurred_at": message["created_at"],
+        },
+    )
 
 
 async def _explain_failed_append(

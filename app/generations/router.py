@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.auth.dependencies import CurrentUser, require_area
+from app.generations import service
+from app.generations.schemas import GenerationCreate, GenerationPatch, GenerationRead, Kind, Status
+from app.schemas import Limit, ObjectIdIn, Page
+
+router = APIRouter(
+    prefix="/generations", tags=["generations"], dependencies=[require_area("generations")]
+)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=GenerationRead)
+async def create_generation(body: GenerationCreate, user: CurrentUser):
+    return await service.create_generation(user, body)
+
+
+@router.get("", response_model=Page[GenerationRead])
+async def list_generations(
+    user: CurrentUser,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    kind: Kind | None = None,
+    project_id: Annotated[ObjectIdIn | None, Query()] = None,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+):
+    items, next_cursor = await service.list_generations(
+        user,
+        filters={"status": status_, "kind": kind, "project_id": project_id},
+        limit=limit,
+        cursor=cursor,
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{generation_id}", response_model=GenerationRead)
+async def get_generation(generation_id: str, user: CurrentUser):
+    return await service.get_generation(user, generation_id)
+
+
+@router.patch("/{generation_id}", response_model=GenerationRead)
+async def update_generation(generation_id: str, body: GenerationPatch, user: CurrentUser):
+    """queued → running → succeeded | failed; anything else is 409. With `usage`, a usage event
+    is recorded once, however often the request is retried."""
+    return await service.transition_generation(user, generation_id, body)
+
+
+@router.delete("/{generation_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_generation(generation_id: str, user: CurrentUser) -> Response:
+    await service.delete_generation(user, generation_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.money import UsdIn
+from app.schemas import IdStr, ObjectIdIn, ResourceRead, StrictInput
+
+Kind = Literal["ui", "website", "image", "story", "scene"]
+Status = Literal["queued", "running", "succeeded", "failed"]
+Prompt = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class GenerationCreate(StrictInput):
+    kind: Kind
+    prompt: Prompt
+    model: ModelName | None = None
+    project_id: ObjectIdIn | None = None
+    conversation_id: ObjectIdIn | None = None
+    message_id: ObjectIdIn | None = None
+
+
+class OutputIn(StrictInput):
+    code: Annotated[str, StringConstraints(max_length=1_000_000)] | None = None
+    file_ids: Annotated[list[ObjectIdIn], Field(max_length=100)] = []
+
+
+class GenerationUsageIn(StrictInput):
+    provider: ModelName | None = None
+    prompt_tokens: Annotated[int, Field(ge=0, le=10**12)] = 0
+    completion_tokens: Annotated[int, Field(ge=0, le=10**12)] = 0
+    cost_usd: UsdIn = Decimal(0)
+
+
+class GenerationPatch(StrictInput):
+    status: Status
+    error: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    output: OutputIn | None = None
+    usage: GenerationUsageIn | None = None
+    duration_ms: Annotated[int, Field(ge=0, le=7 * 24 * 3600 * 1000)] | None = None
+
+
+class OutputRead(BaseModel):
+    code: str | None = None
+    file_ids: list[IdStr] = []
+
+
+class GenerationUsageRead(BaseModel):
+    provider: str | None = None
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost_micros: int
+    cost_usd: float
+
+
+class GenerationRead(ResourceRead):
+    kind: str
+    prompt: str
+    status: str
+    error: str | None = None
+    output: OutputRead | None = None
+    model: str | None = None
+    usage: GenerationUsageRead | None = None
+    duration_ms: int | None = None
+    project_id: IdStr | None = None
+    conversation_id: IdStr | None = None
+    message_id: IdStr | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import StringConstraints
+
+from app.schemas import JsonObject, ResourceRead, StrictInput
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+Status = Literal["draft", "active", "completed", "archived"]
+Visibility = Literal["private", "public"]
+
+
+class ProjectCreate(StrictInput):
+    name: Name
+    description: Description | None = None
+    status: Status = "draft"
+    visibility: Visibility = "private"
+    config: JsonObject | None = None
+
+
+class ProjectPatch(StrictInput):
+    name: Name | None = None
+    description: Description | None = None
+    status: Status | None = None
+    visibility: Visibility | None = None
+    config: JsonObject | None = None
+
+
+class ProjectRead(ResourceRead):
+    owner_id: str
+    name: str
+    description: str | None
+    status: str
+    visibility: str
+    config: dict[str, Any] | None
+    is_owner: bool

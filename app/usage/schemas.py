@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.money import UsdIn
+from app.schemas import IdStr, ObjectIdIn, ResourceRead, StrictInput
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Count = Annotated[int, Field(ge=0, le=10**12)]
+
+
+class UsageCreate(StrictInput):
+    request_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    provider: Name
+    model: Name
+    operation: Name
+    prompt_tokens: Count = 0
+    completion_tokens: Count = 0
+    cost_usd: UsdIn = Decimal(0)
+    latency_ms: Annotated[int, Field(ge=0, le=24 * 3600 * 1000)] = 0
+    status: Literal["ok", "error"] = "ok"
+    generation_id: ObjectIdIn | None = None
+    workflow_id: ObjectIdIn | None = None
+    occurred_at: datetime | None = None
+
+
+class UsageRead(ResourceRead):
+    request_id: str
+    api_key_id: IdStr | None
+    provider: str
+    model: str
+    operation: str
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost_micros: int
+    cost_usd: float
+    latency_ms: int
+    status: str
+    source: str
+    generation_id: IdStr | None
+    workflow_id: IdStr | None
+    conversation_id: IdStr | None = None
+    occurred_at: datetime
+    day: str
+
+
+class UsagePage(BaseModel):
+    items: list[UsageRead]
+    next_cursor: str | None = None

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.auth.dependencies import CurrentUser, require_area
+from app.files.schemas import FileRead
+from app.schemas import Limit, Page
+from app.workflows import service
+from app.workflows.schemas import (
+    PhaseUpdate,
+    SceneIn,
+    SceneRead,
+    WorkflowCreate,
+    WorkflowPatch,
+    WorkflowRead,
+)
+
+router = APIRouter(
+    prefix="/workflows", tags=["workflows"], dependencies=[require_area("workflows")]
+)
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=WorkflowRead)
+async def create_workflow(body: WorkflowCreate, user: CurrentUser):
+    """Default phases: story, scenes, images, video."""
+    return await service.create_workflow(user, body)
+
+
+@router.get("", response_model=Page[WorkflowRead])
+async def list_workflows(
+    user: CurrentUser,
+    status_: Annotated[
+        Literal["pending", "running", "completed", "failed"] | None, Query(alias="status")
+    ] = None,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Cursor = None,
+):
+    items, next_cursor = await service.list_workflows(
+        user, status=status_, limit=limit, cursor=cursor
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{workflow_id}", response_model=WorkflowRead)
+async def get_workflow(workflow_id: str, user: CurrentUser):
+    return await service.get_workflow(user, workflow_id)
+
+
+@router.patch("/{workflow_id}", response_model=WorkflowRead)
+async def update_workflow(workflow_id: str, body: WorkflowPatch, user: CurrentUser):
+    return await service.update_workflow(user, workflow_id, body)
+
+
+@router.delete("/{workflow_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_workflow(workflow_id: str, user: CurrentUser) -> Response:
+    await service.delete_workflow(user, workflow_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{workflow_id}/phases/{name}", response_model=WorkflowRead)
+async def update_phase(workflow_id: str, name: str, body: PhaseUpdate, user: CurrentUser):
+    """The workflow's `status` and `current_phase` follow its phases."""
+    return await service.update_phase(user, workflow_id, name, body)
+
+
+@router.post("/{workflow_id}/scenes", status_code=status.HTTP_201_CREATED, response_model=SceneRead)
+async def add_scene(workflow_id: str, body: SceneIn, user: CurrentUser):
+    """A taken number is 409; at most 500 scenes (422 beyond)."""
+    return await service.add_scene(user, workflow_id, body)
+
+
+@router.put("/{workflow_id}/scenes/{number}", response_model=SceneRead)
+async def replace_scene(workflow_id: str, number: int, body: SceneIn, user: CurrentUser):
+    return await service.replace_scene(user, workflow_id, number, body)
+
+
+@router.get("/{workflow_id}/files", response_model=Page[FileRead])
+async def workflow_files(
+    workflow_id: str,
+    user: CurrentUser,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Cursor = None,
+):
+    items, next_cursor = await service.workflow_files(user, workflow_id, limit, cursor)
+    return {"items": items, "next_cursor": next_cursor}
