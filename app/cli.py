@@ -19,6 +19,7 @@ dev_cli = typer.Typer(no_args_is_help=True, help="Development helpers.")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(dev_cli, name="dev")
 console = Console(stderr=True)
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 T = TypeVar("T")
 
@@ -48,9 +49,37 @@ def not_built(command: str) -> None:
 @cli.command()
 def seed(
     check: Annotated[bool, typer.Option("--check", help="Validate only; write nothing")] = False,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Fixture folder (default seeds/tutorials)")
+    ] = None,
 ) -> None:
     """Load tutorial fixtures from seeds/ (idempotent)."""
-    not_built("seed")
+    from rich.progress import Progress
+
+    from app.tutorials.service import FixtureError, load_fixtures, seed_tutorials
+
+    with Progress(console=console, transient=True) as progress:
+        folder = directory or SEEDS / "tutorials"
+        task = progress.add_task("validating fixtures", total=len(list(folder.glob("*.json"))))
+        try:
+            fixtures = load_fixtures(folder, progress=lambda _: progress.advance(task))
+        except FixtureError as exc:
+            for problem in exc.problems:
+                console.print(f"[red]{problem}[/red]")
+            console.print(f"[red]{len(exc.problems)} problem(s); nothing was written.[/red]")
+            raise typer.Exit(1) from exc
+    if check:
+        console.print(f"{len(fixtures)} fixtures are valid.")
+        return
+    report = run_with_database(lambda: seed_tutorials(fixtures))
+    console.print(
+        f"tutorials: {len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged"
+    )
+    for slug in report.created:
+        console.print(f"  created  {slug}")
+    for slug in report.updated:
+        console.print(f"  updated  {slug}")
 
 
 @users_cli.command()

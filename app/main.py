@@ -61,10 +61,13 @@ def _area_routers() -> list:
     from app.analytics.router import router as analytics_router
     from app.auth.router import router as auth_router
     from app.conversations.router import router as conversations_router
+    from app.drawings.router import router as drawings_router
     from app.files.router import router as files_router
     from app.generations.router import router as generations_router
     from app.projects.router import router as projects_router
     from app.sites.router import router as sites_router
+    from app.stories.router import router as stories_router
+    from app.tutorials.router import router as tutorials_router
     from app.usage.router import router as usage_router
     from app.users.router import router as users_router
     from app.workflows.router import router as workflows_router
@@ -79,6 +82,9 @@ def _area_routers() -> list:
         generations_router,
         workflows_router,
         usage_router,
+        tutorials_router,
+        drawings_router,
+        stories_router,
         analytics_router,
         admin_analytics_router,
     ]

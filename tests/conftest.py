@@ -97,3 +97,13 @@ async def alice(client: httpx.AsyncClient) -> TestUser:
 @pytest.fixture
 async def bob(client: httpx.AsyncClient) -> TestUser:
     return await register_user(client, name="Bob")
+
+
+@pytest.fixture(scope="session")
+async def seeded_tutorials(app: FastAPI) -> list[str]:
+    """The shipped fixtures, loaded the way `python -m app seed` loads them."""
+    from app.tutorials.service import load_fixtures, seed_tutorials
+
+    fixtures = load_fixtures()
+    await seed_tutorials(fixtures)
+    return [fixture["slug"] for fixture in fixtures]

@@ -26,9 +26,35 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("POST", "/api/v1/sites/{site_id}/restore"): {"version": 1},
     ("POST", "/api/v1/sites/{site_id}/publish"): {},
+    ("PATCH", "/api/v1/projects/{project_id}"): {"name": "taken over"},
+    ("PATCH", "/api/v1/generations/{generation_id}"): {"status": "running"},
+    ("PATCH", "/api/v1/workflows/{workflow_id}"): {"title": "taken over"},
+    ("POST", "/api/v1/workflows/{workflow_id}/phases/{name}"): {"status": "running"},
+    ("POST", "/api/v1/workflows/{workflow_id}/scenes"): {
+        "number": 2,
+        "description": "d",
+        "prompt": "p",
+    },
+    ("PUT", "/api/v1/workflows/{workflow_id}/scenes/{number}"): {
+        "number": 1,
+        "description": "d",
+        "prompt": "p",
+    },
+    ("PATCH", "/api/v1/stories/{story_id}"): {"is_favorite": True},
+    ("PUT", "/api/v1/tutorials/{slug}"): {
+        "slug": "sitting-cat",
+        "category": "animals",
+        "subject": {"en": "Cat", "de": "Katze"},
+        "description": {"en": "A cat", "de": "Eine Katze"},
+        "steps": [{"number": 1, "instruction": {"en": "Draw it", "de": "Mal sie"}}],
+    },
 }
 
-# Routes that are deliberately not owner-scoped, with the reason.
+# Routes that are deliberately not owner-scoped: the status B must get instead of 404, and why.
+EXPECTED: dict[tuple[str, str], tuple[int, str]] = {
+    ("GET", "/api/v1/tutorials/{slug}"): (200, "tutorials are public reads"),
+    ("PUT", "/api/v1/tutorials/{slug}"): (403, "tutorial writes are for administrators"),
+}
 NOT_OWNED: dict[str, str] = {}
 
 
@@ -65,6 +91,33 @@ async def build_world(client: httpx.AsyncClient, user: TestUser) -> dict[str, di
         headers=user.headers,
     )
     world["sites"] = {"site_id": site.json()["id"], "number": "1", "path": "index.html"}
+
+    project = await client.post("/api/v1/projects", json={"name": "mine"}, headers=user.headers)
+    world["projects"] = {"project_id": project.json()["id"]}
+    generation = await client.post(
+        "/api/v1/generations", json={"kind": "ui", "prompt": "mine"}, headers=user.headers
+    )
+    world["generations"] = {"generation_id": generation.json()["id"]}
+    workflow = await client.post("/api/v1/workflows", json={"prompt": "mine"}, headers=user.headers)
+    workflow_id = workflow.json()["id"]
+    await client.post(
+        f"/api/v1/workflows/{workflow_id}/scenes",
+        json={"number": 1, "description": "mine", "prompt": "mine"},
+        headers=user.headers,
+    )
+    world["workflows"] = {"workflow_id": workflow_id, "name": "story", "number": "1"}
+    png = b"\x89PNG\r\n\x1a\n" + bytes(32)
+    drawing = await client.post(
+        "/api/v1/drawings", files={"image": ("d.png", png, "image/png")}, headers=user.headers
+    )
+    world["drawings"] = {"drawing_id": drawing.json()["id"]}
+    story = await client.post(
+        "/api/v1/stories",
+        json={"title": "mine", "text": {"en": "once"}, "drawing_id": drawing.json()["id"]},
+        headers=user.headers,
+    )
+    world["stories"] = {"story_id": story.json()["id"]}
+    world["tutorials"] = {"slug": "sitting-cat"}
     return world
 
 

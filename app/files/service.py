@@ -23,10 +23,15 @@ LINK_FIELDS = ("workflow_id", "conversation_id", "generation_id", "site_id", "dr
 
 
 async def store_upload(
-    user: User, upload: MultipartUpload, *, kind: str | None = None
+    user: User,
+    upload: MultipartUpload,
+    *,
+    kind: str | None = None,
+    links: dict[str, ObjectId] | None = None,
 ) -> StoredFile:
     """Stream the upload into the blob store, then record the handle. Nothing is stored when
-    the upload fails part-way, is empty or too large."""
+    the upload fails part-way, is empty or too large. `links` come from the calling code and are
+    trusted; links sent as form fields are checked for ownership."""
     owner = ObjectId(str(user.id))
     blob = await storage.put(owner, upload.file_chunks(), max_bytes=upload.max_bytes)
     kind = kind if kind is not None else upload.fields.get("kind") or None
@@ -34,7 +39,7 @@ async def store_upload(
         raise Unprocessable(
             "`kind` is 1-64 lowercase letters, digits, `_`, `.` or `-`.", field="body.kind"
         )
-    links = await require_owned_links(
+    sent = await require_owned_links(
         user,
         **{
             name: upload.fields[name]
@@ -42,6 +47,7 @@ async def store_upload(
             if upload.fields.get(name) and name in LINKABLE
         },
     )
+    links = {**sent, **(links or {})}
     handle = owned(StoredFile, user).new(
         filename=safe_filename(upload.filename),
         content_type=detect(blob.head, upload.content_type, upload.filename),

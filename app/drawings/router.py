@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.auth.dependencies import CurrentUser, SettingsDep, require_area
+from app.drawings import service
+from app.drawings.schemas import DrawingRead
+from app.schemas import Limit, Page
+
+router = APIRouter(prefix="/drawings", tags=["drawings"], dependencies=[require_area("drawings")])
+
+
+def _image_body(extra: dict | None = None) -> dict:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["image"],
+                        "properties": {
+                            "image": {"type": "string", "format": "binary"},
+                            **(extra or {}),
+                        },
+                    }
+                }
+            },
+        }
+    }
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DrawingRead,
+    openapi_extra=_image_body({"tutorial_slug": {"type": "string", "maxLength": 64}}),
+)
+async def create_drawing(request: Request, user: CurrentUser, settings: SettingsDep):
+    """Multipart `image` (PNG, JPEG or WebP by its bytes, else 415) and optional
+    `tutorial_slug` (must exist, else 422)."""
+    upload = service.ImageUpload(request, "image", settings.max_upload_bytes)
+    return await service.create_drawing(user, upload)
+
+
+@router.post(
+    "/{drawing_id}/edits",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DrawingRead,
+    openapi_extra=_image_body(),
+)
+async def add_edit(drawing_id: str, request: Request, user: CurrentUser, settings: SettingsDep):
+    """The drawing with this edited image appended."""
+    upload = service.ImageUpload(request, "image", settings.max_upload_bytes)
+    return await service.add_edit(user, drawing_id, upload)
+
+
+@router.get("", response_model=Page[DrawingRead])
+async def list_drawings(
+    user: CurrentUser,
+    tutorial_slug: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+):
+    items, next_cursor = await service.list_drawings(user, tutorial_slug, limit, cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{drawing_id}", response_model=DrawingRead)
+async def get_drawing(drawing_id: str, user: CurrentUser):
+    return await service.get_drawing(user, drawing_id)
+
+
+@router.delete("/{drawing_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_drawing(drawing_id: str, user: CurrentUser) -> Response:
+    """Its stories are kept and unlinked (`drawing_id` becomes null)."""
+    await service.delete_drawing(user, drawing_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

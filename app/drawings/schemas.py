@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from app.schemas import IdStr, ResourceRead
+
+
+class DrawingImageRead(BaseModel):
+    id: IdStr
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+class DrawingRead(ResourceRead):
+    tutorial_slug: str | None
+    uploaded_image: DrawingImageRead
+    edited_images: list[DrawingImageRead]

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from app.auth.dependencies import CurrentUser, require_area
+from app.schemas import Limit, ObjectIdIn, Page
+from app.stories import service
+from app.stories.schemas import StoryCreate, StoryPatch, StoryRead
+
+router = APIRouter(prefix="/stories", tags=["stories"], dependencies=[require_area("stories")])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=StoryRead)
+async def create_story(body: StoryCreate, user: CurrentUser):
+    return await service.create_story(user, body)
+
+
+@router.get("", response_model=Page[StoryRead])
+async def list_stories(
+    user: CurrentUser,
+    favorite: bool | None = None,
+    drawing_id: Annotated[ObjectIdIn | None, Query()] = None,
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+):
+    items, next_cursor = await service.list_stories(
+        user, favorite=favorite, drawing_id=drawing_id, limit=limit, cursor=cursor
+    )
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{story_id}", response_model=StoryRead)
+async def get_story(story_id: str, user: CurrentUser):
+    return await service.get_story(user, story_id)
+
+
+@router.patch("/{story_id}", response_model=StoryRead)
+async def update_story(story_id: str, body: StoryPatch, user: CurrentUser):
+    return await service.update_story(user, story_id, body)
+
+
+@router.delete("/{story_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_story(story_id: str, user: CurrentUser) -> Response:
+    await service.delete_story(user, story_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,87 @@
+"""Bilingual stories about a drawing, with favourites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+
+from app import storage
+from app.auth.scoping import Scope, owned
+from app.errors import NotFound, Unprocessable
+from app.links import require_owned_links
+from app.pagination import after_cursor, page_of
+from app.stories.schemas import StoryCreate, StoryPatch
+from documents.base import utcnow
+from documents.file import StoredFile
+from documents.story import Story
+from documents.user import User
+
+
+def stories_of(user: User | ObjectId) -> Scope[Story]:
+    return owned(Story, user)
+
+
+async def _image(user: User, file_id: str | None) -> dict[str, Any]:
+    if file_id is None:
+        return {}
+    files = owned(StoredFile, user)
+    handle = await files.collection.find_one(files.filter({"_id": ObjectId(file_id)}))
+    if handle is None:
+        raise Unprocessable("`image_file_id` is not one of your files.", field="body.image_file_id")
+    await storage.touch(ObjectId(str(user.id)), handle["sha256"])
+    return {"image_file_id": handle["_id"], "image_sha256": handle["sha256"]}
+
+
+async def create_story(user: User, body: StoryCreate) -> dict[str, Any]:
+    links = await require_owned_links(user, drawing_id=body.drawing_id)
+    story = stories_of(user).new(
+        title=body.title,
+        text=body.text.model_dump(),
+        generation_time_ms=body.generation_time_ms,
+        **links,
+        **await _image(user, body.image_file_id),
+    )
+    await story.insert()
+    return story.model_dump() | {"_id": story.id}
+
+
+async def get_story(user: User, story_id: str) -> dict[str, Any]:
+    return await stories_of(user).get_raw(story_id)
+
+
+async def list_stories(
+    user: User, *, favorite: bool | None, drawing_id: str | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    scope = stories_of(user)
+    conditions = after_cursor("_id", cursor)
+    if favorite is not None:
+        conditions["is_favorite"] = favorite
+    if drawing_id is not None:
+        conditions["drawing_id"] = ObjectId(drawing_id)
+    rows = (
+        await scope.collection.find(scope.filter(conditions))
+        .sort("_id", -1)
+        .limit(limit + 1)
+        .to_list()
+    )
+    return page_of(rows, limit, "_id")
+
+
+async def update_story(user: User, story_id: str, patch: StoryPatch) -> dict[str, Any]:
+    changes: dict[str, Any] = patch.model_dump(exclude_unset=True)
+    for required in ("title", "text", "is_favorite"):
+        if required in changes and changes[required] is None:
+            raise Unprocessable(f"`{required}` cannot be null.", field=f"body.{required}")
+    if "is_favorite" in changes:
+        changes["favorite"] = int(changes["is_favorite"])
+    changes["updated_at"] = utcnow()
+    updated = await stories_of(user).find_one_and_update(story_id, {"$set": changes})
+    if updated is None:
+        raise NotFound("No such story.")
+    return updated
+
+
+async def delete_story(user: User, story_id: str) -> None:
+    if not await stories_of(user).delete_one(story_id):
+        raise NotFound("No such story.")
