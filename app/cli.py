@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, TaskID
 
 from app import database
 from app.settings import get_settings
@@ -18,18 +20,18 @@ users_cli = typer.Typer(no_args_is_help=True, help="Manage users.")
 dev_cli = typer.Typer(no_args_is_help=True, help="Development helpers.")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(dev_cli, name="dev")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 T = TypeVar("T")
 
 
-def run_with_database(work: Callable[[], Awaitable[T]]) -> T:
+def run_with_database(work: Callable[[], Awaitable[T]], *, create_indexes: bool = True) -> T:
     """Connect, run one command's work, disconnect."""
 
     async def main() -> T:
         try:
-            await database.connect(get_settings())
+            await database.connect(get_settings(), create_indexes=create_indexes)
         except database.DatabaseNotConfigured as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
@@ -41,11 +43,6 @@ def run_with_database(work: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def not_built(command: str) -> None:
-    console.print(f"[red]`{command}` is not available in this version yet.[/red]")
-    raise typer.Exit(3)
-
-
 @cli.command()
 def seed(
     check: Annotated[bool, typer.Option("--check", help="Validate only; write nothing")] = False,
@@ -54,8 +51,6 @@ def seed(
     ] = None,
 ) -> None:
     """Load tutorial fixtures from seeds/ (idempotent)."""
-    from rich.progress import Progress
-
     from app.tutorials.service import FixtureError, load_fixtures, seed_tutorials
 
     with Progress(console=console, transient=True) as progress:
@@ -116,7 +111,11 @@ def cleanup(
 @cli.command("export")
 def export_dump(directory: Path) -> None:
     """Write a portable dump of the database (collections and blobs) to DIRECTORY."""
-    not_built("export")
+    from app.dump import export_database
+
+    with _progress() as step:
+        summary = run_with_database(lambda: export_database(directory, step))
+    _print_summary("exported", summary)
 
 
 @cli.command("import")
@@ -125,19 +124,90 @@ def import_dump(
     force: Annotated[bool, typer.Option("--force", help="Allow a non-empty target")] = False,
 ) -> None:
     """Restore a dump written by `export`."""
-    not_built("import")
+    from app.dump import DumpError, import_database
+
+    try:
+        with _progress() as step:
+            summary = run_with_database(
+                lambda: import_database(directory, force=force, progress=step)
+            )
+    except DumpError as exc:
+        console.print(f"[red]Refused: {exc}. Nothing was written.[/red]")
+        raise typer.Exit(1) from exc
+    _print_summary("imported", summary)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int], None]]:
+    """A progress bar per collection (and one for blobs), advanced as work is done."""
+    with Progress(console=console, transient=False) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def step(name: str, amount: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=None)
+            progress.advance(tasks[name], amount)
+
+        yield step
+
+
+def _print_summary(verb: str, summary) -> None:  # type: ignore[no-untyped-def]
+    for name, count in summary.collections.items():
+        console.print(f"{verb} {count:>8} {name}")
+    console.print(f"{verb} {summary.blobs:>8} blobs ({summary.blob_bytes} bytes)")
 
 
 @cli.command()
 def migrate(
     list_: Annotated[bool, typer.Option("--list", help="Show migrations and their state")] = False,
-    down: Annotated[int | None, typer.Option("--down", help="Roll back the last N")] = None,
+    down: Annotated[int | None, typer.Option("--down", min=1, help="Roll back the last N")] = None,
 ) -> None:
     """Apply schema migrations."""
-    not_built("migrate")
+    from rich.table import Table
+
+    from app.database import get_db
+    from app.migrations.runner import MigrationLocked, migrate_down, migrate_up, status
+
+    async def work() -> None:
+        db = get_db()
+        try:
+            if list_:
+                table = Table(title="migrations")
+                for column in ("id", "state", "applied at", "description"):
+                    table.add_column(column)
+                for item in await status(db):
+                    table.add_row(item.id, item.state, str(item.applied_at or ""), item.description)
+                Console().print(table)
+                return
+            if down is not None:
+                reverted = await migrate_down(db, down)
+                console.print(f"reverted: {', '.join(reverted) or 'nothing'}")
+                return
+            applied = await migrate_up(db)
+            console.print(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+        except MigrationLocked as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+
+    run_with_database(work, create_indexes=False)
 
 
 @dev_cli.command()
-def reset() -> None:
-    """Drop the development database."""
-    not_built("dev reset")
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Drop the development database (refused when APP_ENV=production)."""
+    settings = get_settings()
+    if settings.app_env == "production":
+        console.print("[red]Refused: `dev reset` never runs with APP_ENV=production.[/red]")
+        raise typer.Exit(1)
+    if not yes and not typer.confirm(f"Drop the database {settings.mongodb_db!r}?"):
+        raise typer.Exit(1)
+
+    async def work() -> None:
+        from app.database import get_db
+
+        await get_db().client.drop_database(settings.mongodb_db)
+
+    run_with_database(work, create_indexes=False)
+    console.print(f"dropped {settings.mongodb_db}; the next start recreates its indexes")

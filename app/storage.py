@@ -229,6 +229,10 @@ async def owner_blobs(owner_id: ObjectId) -> list[BlobInfo]:
     return [_info(raw) async for raw in cursor]
 
 
+async def all_blobs() -> list[BlobInfo]:
+    return [_info(raw) async for raw in _files().find({}).sort("_id", ASCENDING)]
+
+
 def _info(raw: dict) -> BlobInfo:
     meta = raw.get("metadata") or {}
     return BlobInfo(

@@ -14,13 +14,17 @@ from app.settings import Settings
 from tests.factories import TestUser
 
 
-async def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+async def run_cli(
+    settings: Settings, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run `python -m app ARGS` without blocking the event loop the app under test runs on."""
     env = {
         **os.environ,
         "MONGODB_URL": settings.mongodb_url or "",
         "MONGODB_DB": settings.mongodb_db,
         "APP_ENV": "test",
+        "COLUMNS": "200",
+        **(env or {}),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app", *args, env=env, stdout=PIPE, stderr=PIPE

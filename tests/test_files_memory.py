@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from app.embedded_server import free_port
 from app.settings import Settings
+from tests.servers import served_app
 
 SIZE = 100 * 1024 * 1024
 LIMIT_GROWTH = 30 * 1024 * 1024
@@ -41,52 +39,20 @@ async def _body(boundary: bytes, digest: Any) -> AsyncIterator[bytes]:
 
 
 async def test_hundred_megabytes_in_and_out_with_flat_memory(settings: Settings) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "MONGODB_URL": settings.mongodb_url or "",
-        "MONGODB_DB": settings.mongodb_db,
-        "APP_ENV": "test",
-        "MAX_UPLOAD_BYTES": str(SIZE + 1024),
-        "LOG_LEVEL": "WARNING",
-    }
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "app.main:asgi",
-        "--factory",
-        "--port",
-        str(port),
-        "--host",
-        "127.0.0.1",
-        "--no-access-log",
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=300) as client:
-            for _ in range(100):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+    async with served_app(settings, MAX_UPLOAD_BYTES=str(SIZE + 1024)) as served:
+        pid = served.process.pid
+        async with httpx.AsyncClient(base_url=served.base_url, timeout=300) as client:
             email = f"mem-{os.urandom(4).hex()}@example.com"
             await client.post("/api/v1/auth/register", json={"email": email, "password": "x" * 12})
-            token = (
-                await client.post(
-                    "/api/v1/auth/token", data={"username": email, "password": "x" * 12}
-                )
-            ).json()["access_token"]
+            login = {"username": email, "password": "x" * 12}
+            token = (await client.post("/api/v1/auth/token", data=login)).json()["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
             # Warm up every code path once, then take the baseline.
             warm = await client.post(
                 "/api/v1/files", files={"file": ("w", b"warm up")}, headers=headers
             )
             await client.get(f"/api/v1/files/{warm.json()['id']}/content", headers=headers)
-            baseline = _memory(server.pid, "VmRSS")
+            baseline = _memory(pid, "VmRSS")
 
             digest = hashlib.sha256()
             uploaded = await client.post(
@@ -97,24 +63,20 @@ async def test_hundred_megabytes_in_and_out_with_flat_memory(settings: Settings)
             assert uploaded.status_code == 201, uploaded.text
             assert uploaded.json()["size"] == SIZE
             assert uploaded.json()["sha256"] == digest.hexdigest()
-            after_upload = _memory(server.pid, "VmHWM")
+            after_upload = _memory(pid, "VmHWM")
 
             received = hashlib.sha256()
             total = 0
-            async with client.stream(
-                "GET", f"/api/v1/files/{uploaded.json()['id']}/content", headers=headers
-            ) as response:
+            url = f"/api/v1/files/{uploaded.json()['id']}/content"
+            async with client.stream("GET", url, headers=headers) as response:
                 assert response.status_code == 200
                 async for part in response.aiter_bytes():
                     received.update(part)
                     total += len(part)
             assert total == SIZE and received.hexdigest() == digest.hexdigest()
-            peak = _memory(server.pid, "VmHWM")
-        print(
-            f"baseline {baseline >> 20} MiB, peak after upload {after_upload >> 20} MiB, "
-            f"peak after download {peak >> 20} MiB"
-        )
-        assert peak - baseline < LIMIT_GROWTH, (baseline, after_upload, peak)
-    finally:
-        server.terminate()
-        await server.wait()
+            peak = _memory(pid, "VmHWM")
+    print(
+        f"baseline {baseline >> 20} MiB, peak after upload {after_upload >> 20} MiB, "
+        f"peak after download {peak >> 20} MiB"
+    )
+    assert peak - baseline < LIMIT_GROWTH, (baseline, after_upload, peak)

@@ -1,0 +1,1 @@
+"""Schema and data migrations, applied in order and recorded in the `migrations` collection."""

@@ -1,0 +1,73 @@
+"""The app served by a real uvicorn process, for tests that need a separate process (its own
+database binding, its own memory, or one that can be killed)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from app.embedded_server import free_port
+from app.settings import Settings
+
+
+@dataclass
+class ServedApp:
+    base_url: str
+    process: asyncio.subprocess.Process
+
+
+def server_env(settings: Settings, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MONGODB_URL": settings.mongodb_url or "",
+        "MONGODB_DB": settings.mongodb_db,
+        "APP_ENV": "test",
+        "SECRET_KEY": settings.secret_key,
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+async def start_server(settings: Settings, **extra: str) -> ServedApp:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:asgi",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        env=server_env(settings, **extra),
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        for _ in range(200):
+            try:
+                if (await client.get("/healthz")).status_code == 200:
+                    return ServedApp(base_url, process)
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    process.kill()
+    raise RuntimeError("the app did not start")
+
+
+@asynccontextmanager
+async def served_app(settings: Settings, **extra: str) -> AsyncIterator[ServedApp]:
+    served = await start_server(settings, **extra)
+    try:
+        yield served
+    finally:
+        if served.process.returncode is None:
+            served.process.terminate()
+            await served.process.wait()
