@@ -1,0 +1,166 @@
+"""The floor: the database work each benchmarked request cannot avoid, issued directly with
+PyMongo's async client from a minimal ASGI app (no validation, no framework, no auth
+decoding: the caller's user id comes in a header and is looked up once, as authentication
+must)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import Binary, ObjectId
+from gridfs import AsyncGridFSBucket
+from pymongo import AsyncMongoClient, ReturnDocument
+
+client: AsyncMongoClient = AsyncMongoClient(os.environ["MONGODB_URL"], tz_aware=True)
+db = client[os.environ["MONGODB_DB"]]
+bucket = AsyncGridFSBucket(db, bucket_name="floor_blobs")
+
+
+async def _body(receive: Any) -> bytes:
+    parts = []
+    while True:
+        message = await receive()
+        parts.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(parts)
+
+
+async def _json(send: Any, data: Any, status: int = 200) -> None:
+    body = json.dumps(data, default=str).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _user(scope: dict) -> dict | None:
+    user_id = dict(scope["headers"]).get(b"x-user", b"").decode()
+    return await db.users.find_one({"_id": ObjectId(user_id)})
+
+
+async def app(scope: dict, receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await client.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    parts = scope["path"].strip("/").split("/")
+    if parts[0] == "healthz":
+        await _json(send, {"status": "ok"})
+        return
+    user = await _user(scope)
+    owner = user["_id"]
+    now = datetime.now(UTC)
+    if parts[0] == "me":
+        await _json(send, {"id": owner, "email": user["email"]})
+    elif parts[0] == "append":
+        await _body(receive)
+        raw = await db.conversations.find_one_and_update(
+            {"_id": ObjectId(parts[1]), "owner_id": owner},
+            {
+                "$push": {
+                    "messages": {
+                        "id": ObjectId(),
+                        "role": "user",
+                        "content": "hello",
+                        "created_at": now,
+                    }
+                },
+                "$inc": {"message_count": 1, "window_bytes": 261, "revision": 1},
+                "$set": {"last_message_at": now, "activity_at": now, "updated_at": now},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        await _json(send, {"seq": raw["message_count"]}, 201)
+    elif parts[0] == "conversations":
+        rows = (
+            await db.conversations.find({"owner_id": owner, "archived": False}, {"messages": 0})
+            .sort([("activity_at", -1), ("_id", -1)])
+            .limit(21)
+            .to_list()
+        )
+        await _json(send, {"items": rows[:20]})
+    elif parts[0] == "manifest":
+        site = await db.sites.find_one({"_id": ObjectId(parts[1]), "owner_id": owner})
+        await _json(send, {"number": site["current_version"], "files": site["files"]})
+    elif parts[0] == "commit":
+        data = await _body(receive)
+        site = await db.sites.find_one(
+            {"_id": ObjectId(parts[1]), "owner_id": owner}, {"versions": 0}
+        )
+        sha = parts[2]
+        await db["blobs.files"].update_one(
+            {"metadata.owner_id": owner, "metadata.sha256": sha}, {"$set": {"x": 1}}
+        )
+        file_id = ObjectId()
+        await db["blobs.chunks"].insert_many([{"files_id": file_id, "n": 0, "data": Binary(data)}])
+        await db["blobs.files"].insert_one(
+            {
+                "_id": file_id,
+                "length": len(data),
+                "chunkSize": 261120,
+                "uploadDate": now,
+                "metadata": {"owner_id": owner, "sha256": sha},
+            }
+        )
+        files = [f for f in site["files"] if f["path"] != "index.html"]
+        files.append(
+            {"path": "index.html", "sha256": sha, "size": len(data), "content_type": "text/html"}
+        )
+        number = site["current_version"] + 1
+        await db.sites.find_one_and_update(
+            {"_id": site["_id"], "owner_id": owner, "current_version": site["current_version"]},
+            {
+                "$set": {"files": files, "current_version": number},
+                "$push": {
+                    "versions": {
+                        "number": number,
+                        "changes": [{"path": "index.html", "op": "put", "sha256": sha}],
+                        "created_at": now,
+                    }
+                },
+            },
+        )
+        await _json(send, {"number": number}, 201)
+    elif parts[0] == "upload":
+
+        async def chunks():
+            while True:
+                message = await receive()
+                yield message.get("body", b"")
+                if not message.get("more_body"):
+                    return
+
+        grid_in = bucket.open_upload_stream("upload", metadata={"owner_id": owner})
+        async for chunk in chunks():
+            await grid_in.write(chunk)
+        await grid_in.close()
+        await _json(send, {"id": grid_in._id}, 201)
+    elif parts[0] == "download":
+        grid_out = await bucket.open_download_stream(ObjectId(parts[1]))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", str(grid_out.length).encode())],
+            }
+        )
+        while True:
+            data = await grid_out.readchunk()
+            if not data:
+                break
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    else:
+        await _json(send, {"error": "no such floor"}, 404)
