@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from bson import ObjectId
 from pydantic import (
@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    model_validator,
 )
 
 T = TypeVar("T")
@@ -30,10 +31,46 @@ ObjectIdIn = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{24}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
 
+def _check_text(value: Any, depth: int = 0) -> None:
+    """Strings a database can store: no NUL, no lone surrogates (JSON can escape both)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("text must be valid Unicode (no lone surrogates)") from exc
+    elif isinstance(value, dict) and depth < 64:
+        for key, item in value.items():
+            _check_text(key, depth + 1)
+            _check_text(item, depth + 1)
+    elif isinstance(value, list) and depth < 64:
+        for item in value:
+            _check_text(item, depth + 1)
+
+
 class StrictInput(BaseModel):
-    """Request bodies: unknown fields are refused, strings are never coerced from objects."""
+    """Request bodies: unknown fields are refused, strings are never coerced from objects, and
+    every string is one the database can store.
+
+    `not_null` names fields that may be left out of a partial update but not set to null.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    not_null: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        _check_text(data)
+        return data
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> Any:
+        for name in self.not_null:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"`{name}` cannot be null")
+        return self
 
 
 class ResourceRead(BaseModel):

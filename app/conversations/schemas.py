@@ -34,6 +34,7 @@ class ConversationCreate(StrictInput):
 
 
 class ConversationPatch(StrictInput):
+    not_null = ("archived",)
     title: Title | None = None
     context: JsonObject | None = None
     metadata: JsonObject | None = None

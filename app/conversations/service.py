@@ -141,8 +141,6 @@ async def update_conversation(
     user: User, conversation_id: str, patch: ConversationPatch
 ) -> dict[str, Any]:
     changes = patch.model_dump(exclude_unset=True)
-    if changes.get("archived") is None:
-        changes.pop("archived", None)
     changes["updated_at"] = utcnow()
     scope = conversations_of(user)
     updated = await scope.find_one_and_update(conversation_id, {"$set": changes})

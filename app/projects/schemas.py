@@ -21,6 +21,7 @@ class ProjectCreate(StrictInput):
 
 
 class ProjectPatch(StrictInput):
+    not_null = ("name", "status", "visibility")
     name: Name | None = None
     description: Description | None = None
     status: Status | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.auth.scoping import owned, readable
-from app.errors import NotFound, Unprocessable
+from app.errors import NotFound
 from app.pagination import after_cursor, page_of
 from app.projects.schemas import ProjectCreate, ProjectPatch
 from documents.base import utcnow
@@ -47,9 +47,6 @@ async def list_projects(
 
 async def update_project(user: User, project_id: str, patch: ProjectPatch) -> dict[str, Any]:
     changes = patch.model_dump(exclude_unset=True)
-    for required in ("name", "status", "visibility"):
-        if required in changes and changes[required] is None:
-            raise Unprocessable(f"`{required}` cannot be null.", field=f"body.{required}")
     changes["updated_at"] = utcnow()
     updated = await owned(Project, user).find_one_and_update(project_id, {"$set": changes})
     if updated is None:

@@ -96,6 +96,7 @@ class SiteCreate(StrictInput):
 
 
 class SitePatch(StrictInput):
+    not_null = ("title",)
     title: Title | None = None
     description: Description | None = None
     theme: JsonObject | None = None

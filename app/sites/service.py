@@ -183,8 +183,6 @@ async def update_site(user: User, site_id: str, patch: SitePatch) -> dict[str, A
     changes: dict[str, Any] = patch.model_dump(exclude_unset=True, exclude={"preview_file_id"})
     if "preview_file_id" in patch.model_fields_set:
         changes["preview"] = await _preview(user, patch.preview_file_id)
-    if "title" in changes and changes["title"] is None:
-        raise Unprocessable("`title` cannot be null.", field="body.title")
     changes["updated_at"] = utcnow()
     updated = await sites_of(user).find_one_and_update(site_id, {"$set": changes})
     if updated is None:

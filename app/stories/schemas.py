@@ -24,6 +24,7 @@ class StoryCreate(StrictInput):
 
 
 class StoryPatch(StrictInput):
+    not_null = ("title", "text", "is_favorite")
     title: Title | None = None
     text: StoryTextIn | None = None
     is_favorite: bool | None = None

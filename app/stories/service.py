@@ -70,9 +70,6 @@ async def list_stories(
 
 async def update_story(user: User, story_id: str, patch: StoryPatch) -> dict[str, Any]:
     changes: dict[str, Any] = patch.model_dump(exclude_unset=True)
-    for required in ("title", "text", "is_favorite"):
-        if required in changes and changes[required] is None:
-            raise Unprocessable(f"`{required}` cannot be null.", field=f"body.{required}")
     if "is_favorite" in changes:
         changes["favorite"] = int(changes["is_favorite"])
     changes["updated_at"] = utcnow()

@@ -35,11 +35,13 @@ SettingText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class NotificationSettingsPatch(StrictInput):
+    not_null = ("email", "product")
     email: bool | None = None
     product: bool | None = None
 
 
 class UserSettingsPatch(StrictInput):
+    not_null = ("theme", "language", "timezone", "notifications")
     theme: SettingText | None = None
     language: SettingText | None = None
     timezone: SettingText | None = None
@@ -48,6 +50,7 @@ class UserSettingsPatch(StrictInput):
 
 
 class UserPatch(StrictInput):
+    not_null = ("settings",)
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
     birthdate: date | None = None
     settings: UserSettingsPatch | None = None
