@@ -100,20 +100,24 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
             {"_id": ObjectId(parts[1]), "owner_id": owner}, {"versions": 0}
         )
         sha = parts[2]
-        await db["blobs.files"].update_one(
-            {"metadata.owner_id": owner, "metadata.sha256": sha}, {"$set": {"x": 1}}
+        reused = await db["blobs.files"].update_one(
+            {"metadata.owner_id": owner, "metadata.sha256": sha},
+            {"$set": {"metadata.last_referenced_at": now}},
         )
-        file_id = ObjectId()
-        await db["blobs.chunks"].insert_many([{"files_id": file_id, "n": 0, "data": Binary(data)}])
-        await db["blobs.files"].insert_one(
-            {
-                "_id": file_id,
-                "length": len(data),
-                "chunkSize": 261120,
-                "uploadDate": now,
-                "metadata": {"owner_id": owner, "sha256": sha},
-            }
-        )
+        if not reused.matched_count:
+            file_id = ObjectId()
+            await db["blobs.chunks"].insert_many(
+                [{"files_id": file_id, "n": 0, "data": Binary(data)}]
+            )
+            await db["blobs.files"].insert_one(
+                {
+                    "_id": file_id,
+                    "length": len(data),
+                    "chunkSize": 261120,
+                    "uploadDate": now,
+                    "metadata": {"owner_id": owner, "sha256": sha, "last_referenced_at": now},
+                }
+            )
         files = [f for f in site["files"] if f["path"] != "index.html"]
         files.append(
             {"path": "index.html", "sha256": sha, "size": len(data), "content_type": "text/html"}
