@@ -66,8 +66,13 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
         await _json(send, {"id": owner, "email": user["email"]})
     elif parts[0] == "append":
         await _body(receive)
+        # The same filter the app sends (owner, id, not expired): FerretDB's cost depends on it.
         raw = await db.conversations.find_one_and_update(
-            {"_id": ObjectId(parts[1]), "owner_id": owner},
+            {
+                "owner_id": owner,
+                "_id": ObjectId(parts[1]),
+                "$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}],
+            },
             {
                 "$push": {
                     "messages": {
@@ -85,7 +90,9 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
         await _json(send, {"seq": raw["message_count"]}, 201)
     elif parts[0] == "conversations":
         rows = (
-            await db.conversations.find({"owner_id": owner, "archived": False}, {"messages": 0})
+            await db.conversations.find(
+                {"owner_id": owner, "$and": [{"archived": False}]}, {"messages": 0}
+            )
             .sort([("activity_at", -1), ("_id", -1)])
             .limit(21)
             .to_list()
