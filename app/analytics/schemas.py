@@ -3,18 +3,6 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
-class UsageRow(BaseModel):
-    key: str | None
-    calls: int
-    errors: int
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-    cost_micros: int
-    cost_usd: float
-    avg_latency_ms: float | None
-
-
 class UsageTotals(BaseModel):
     calls: int
     errors: int
@@ -24,6 +12,10 @@ class UsageTotals(BaseModel):
     cost_micros: int
     cost_usd: float
     avg_latency_ms: float | None
+
+
+class UsageRow(UsageTotals):
+    key: str | None
 
 
 class UsageReport(BaseModel):

@@ -137,6 +137,26 @@ class Scope(Generic[D]):
         result = await self.collection.delete_many(self.filter(extra))
         return result.deleted_count
 
+    async def newest_first(
+        self,
+        extra: dict[str, Any] | None,
+        *,
+        limit: int,
+        cursor: str | None,
+        projection: dict[str, Any] | None = None,
+    ) -> tuple[list[dict], str | None]:
+        """One page of raw documents, newest first, and the cursor of the next page."""
+        from app.pagination import after_cursor, page_of
+
+        conditions = {**(extra or {}), **after_cursor("_id", cursor)}
+        rows = (
+            await self.collection.find(self.filter(conditions), projection)
+            .sort("_id", -1)
+            .limit(limit + 1)
+            .to_list()
+        )
+        return page_of(rows, limit, "_id")
+
     async def count(self, extra: dict[str, Any] | None = None) -> int:
         return await self.collection.count_documents(self.filter(extra))
 

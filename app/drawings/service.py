@@ -12,7 +12,6 @@ from app.auth.scoping import Scope, owned
 from app.content_types import sniff
 from app.errors import NotFound, Unprocessable, UnsupportedMediaType
 from app.files.service import store_upload
-from app.pagination import after_cursor, page_of
 from app.uploads import MultipartUpload
 from documents.base import utcnow
 from documents.drawing import MAX_EDITS, Drawing
@@ -115,17 +114,11 @@ async def list_drawings(
     user: User, tutorial_slug: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     scope = drawings_of(user)
-    conditions = after_cursor("_id", cursor)
+    conditions: dict[str, Any] = {}
     if tutorial_slug:
         conditions["tutorial_slug"] = tutorial_slug
-    rows = (
-        await scope.collection.find(scope.filter(conditions))
-        .sort("_id", -1)
-        .limit(limit + 1)
-        .to_list()
-    )
-    items, next_cursor = page_of(rows, limit, "_id")
-    return [drawing_view(r) for r in items], next_cursor
+    rows, next_cursor = await scope.newest_first(conditions, limit=limit, cursor=cursor)
+    return [drawing_view(r) for r in rows], next_cursor
 
 
 async def delete_drawing(user: User, drawing_id: str) -> None:

@@ -13,7 +13,6 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.generations.schemas import GenerationCreate, GenerationPatch
 from app.links import require_owned_links
 from app.money import to_micros, to_usd
-from app.pagination import after_cursor, page_of
 from app.usage.service import record_usage_event
 from documents.base import day_of, utcnow
 from documents.file import StoredFile
@@ -63,15 +62,8 @@ async def list_generations(
     conditions = {k: v for k, v in filters.items() if v is not None}
     if "project_id" in conditions:
         conditions["project_id"] = ObjectId(conditions["project_id"])
-    conditions.update(after_cursor("_id", cursor))
-    rows = (
-        await scope.collection.find(scope.filter(conditions))
-        .sort("_id", -1)
-        .limit(limit + 1)
-        .to_list()
-    )
-    items, next_cursor = page_of(rows, limit, "_id")
-    return [generation_view(r) for r in items], next_cursor
+    rows, next_cursor = await scope.newest_first(conditions, limit=limit, cursor=cursor)
+    return [generation_view(r) for r in rows], next_cursor
 
 
 async def transition_generation(user: User, generation_id: str, patch: GenerationPatch) -> dict:

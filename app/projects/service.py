@@ -7,7 +7,6 @@ from typing import Any
 
 from app.auth.scoping import owned, readable
 from app.errors import NotFound
-from app.pagination import after_cursor, page_of
 from app.projects.schemas import ProjectCreate, ProjectPatch
 from documents.base import utcnow
 from documents.project import Project
@@ -32,17 +31,11 @@ async def list_projects(
     user: User, *, include_public: bool, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     scope = readable(Project, user) if include_public else owned(Project, user)
-    conditions: dict[str, Any] = after_cursor("_id", cursor)
+    conditions: dict[str, Any] = {}
     if status is not None:
         conditions["status"] = status
-    rows = (
-        await scope.collection.find(scope.filter(conditions))
-        .sort("_id", -1)
-        .limit(limit + 1)
-        .to_list()
-    )
-    items, next_cursor = page_of(rows, limit, "_id")
-    return [project_view(r, user) for r in items], next_cursor
+    rows, next_cursor = await scope.newest_first(conditions, limit=limit, cursor=cursor)
+    return [project_view(r, user) for r in rows], next_cursor
 
 
 async def update_project(user: User, project_id: str, patch: ProjectPatch) -> dict[str, Any]:

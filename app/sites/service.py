@@ -14,7 +14,7 @@ from app.content_types import IMAGE_TYPES, for_path
 from app.conversations.service import message_exists
 from app.errors import Conflict, NotFound, Unprocessable
 from app.links import require_owned_links
-from app.pagination import after_cursor, decode_cursor, encode_cursor, page_of
+from app.pagination import decode_cursor, encode_cursor
 from app.settings import Settings
 from app.sites.paths import InvalidPath, normalise_path
 from app.sites.schemas import ChangeIn, SiteCreate, SitePatch, VersionCreate
@@ -167,16 +167,9 @@ async def get_site(user: User, site_id: str) -> dict[str, Any]:
 
 
 async def list_sites(user: User, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
-    scope = sites_of(user)
-    rows = (
-        await scope.collection.find(
-            scope.filter(after_cursor("_id", cursor)), {"versions": 0, "files": 0, "theme": 0}
-        )
-        .sort("_id", -1)
-        .limit(limit + 1)
-        .to_list()
+    return await sites_of(user).newest_first(
+        None, limit=limit, cursor=cursor, projection={"versions": 0, "files": 0, "theme": 0}
     )
-    return page_of(rows, limit, "_id")
 
 
 async def update_site(user: User, site_id: str, patch: SitePatch) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from app import storage
 from app.auth.scoping import Scope, owned
 from app.errors import NotFound, Unprocessable
 from app.links import require_owned_links
-from app.pagination import after_cursor, page_of
 from app.stories.schemas import StoryCreate, StoryPatch
 from documents.base import utcnow
 from documents.file import StoredFile
@@ -54,18 +53,12 @@ async def list_stories(
     user: User, *, favorite: bool | None, drawing_id: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     scope = stories_of(user)
-    conditions = after_cursor("_id", cursor)
+    conditions: dict[str, Any] = {}
     if favorite is not None:
         conditions["is_favorite"] = favorite
     if drawing_id is not None:
         conditions["drawing_id"] = ObjectId(drawing_id)
-    rows = (
-        await scope.collection.find(scope.filter(conditions))
-        .sort("_id", -1)
-        .limit(limit + 1)
-        .to_list()
-    )
-    return page_of(rows, limit, "_id")
+    return await scope.newest_first(conditions, limit=limit, cursor=cursor)
 
 
 async def update_story(user: User, story_id: str, patch: StoryPatch) -> dict[str, Any]:

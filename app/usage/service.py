@@ -12,7 +12,6 @@ from pymongo.errors import DuplicateKeyError
 from app.auth.scoping import owned
 from app.links import require_owned_links
 from app.money import to_micros, to_usd
-from app.pagination import after_cursor, page_of
 from app.usage.schemas import UsageCreate
 from documents.base import day_of, utcnow
 from documents.usage import UsageEvent
@@ -102,11 +101,5 @@ async def list_usage(
     user: User, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     scope = owned(UsageEvent, user)
-    rows = (
-        await scope.collection.find(scope.filter(after_cursor("_id", cursor)))
-        .sort("_id", -1)
-        .limit(limit + 1)
-        .to_list()
-    )
-    items, next_cursor = page_of(rows, limit, "_id")
-    return [usage_view(r) for r in items], next_cursor
+    rows, next_cursor = await scope.newest_first(None, limit=limit, cursor=cursor)
+    return [usage_view(r) for r in rows], next_cursor

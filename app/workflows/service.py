@@ -51,17 +51,11 @@ async def list_workflows(
     user: User, *, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     scope = workflows_of(user)
-    conditions: dict[str, Any] = after_cursor("_id", cursor)
+    conditions: dict[str, Any] = {}
     if status is not None:
         conditions["status"] = status
-    rows = (
-        await scope.collection.find(scope.filter(conditions))
-        .sort("_id", -1)
-        .limit(limit + 1)
-        .to_list()
-    )
-    items, next_cursor = page_of(rows, limit, "_id")
-    return [workflow_view(r) for r in items], next_cursor
+    rows, next_cursor = await scope.newest_first(conditions, limit=limit, cursor=cursor)
+    return [workflow_view(r) for r in rows], next_cursor
 
 
 async def update_workflow(user: User, workflow_id: str, patch: WorkflowPatch) -> dict[str, Any]:
