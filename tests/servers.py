@@ -34,20 +34,18 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
     }
 
 
+def server_command(port: int) -> list[str]:
+    """uvicorn serving the app on loopback `port`."""
+    return [
+        sys.executable, "-m", "uvicorn", "app.main:asgi", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+    ]  # fmt: skip
+
+
 async def start_server(settings: Settings, **extra: str) -> ServedApp:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "app.main:asgi",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        env=server_env(settings, **extra),
+        *server_command(port), env=server_env(settings, **extra)
     )
     base_url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base_url) as client:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from app.embedded_server import free_port
 from app.settings import Settings
-from tests.servers import server_env
+from tests.servers import server_command, server_env
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 
@@ -29,21 +28,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 def fuzz_target(settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
     """A uvicorn process on the test database, and a signed-in user with data of each kind."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:asgi",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        env=server_env(settings),
-    )
+    process = subprocess.Popen(server_command(port), env=server_env(settings))
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):

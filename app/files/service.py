@@ -9,7 +9,7 @@ from bson import ObjectId
 
 from app import storage
 from app.auth.scoping import owned
-from app.content_types import detect, safe_filename
+from app.content_types import IMAGE_TYPES, detect, safe_filename
 from app.errors import NotFound, Unprocessable
 from app.links import require_owned_links
 from app.pagination import after_cursor, page_of
@@ -84,3 +84,22 @@ async def delete_file(user: User, file_id: str) -> None:
     scene, another handle) references it, and `cleanup` collects it once nothing does."""
     if not await owned(StoredFile, user).delete_one(file_id):
         raise NotFound("No such file.")
+
+
+async def file_to_reference(
+    user: User, file_id: str, field: str, *, images_only: bool = False
+) -> dict[str, Any]:
+    """One of the caller's files that a document is about to reference (a site change, a
+    preview, a scene or story image): its handle, with the blob marked as just referenced so
+    garbage collection's grace period covers the write that follows. Otherwise 422."""
+    files = owned(StoredFile, user)
+    handle = await files.collection.find_one(files.filter({"_id": ObjectId(file_id)}))
+    if handle is None or (images_only and handle["content_type"] not in IMAGE_TYPES):
+        detail = (
+            f"`{field}` must be one of your image files."
+            if images_only
+            else f"`{field}` is not one of your files."
+        )
+        raise Unprocessable(detail, field=f"body.{field}")
+    await storage.touch(ObjectId(str(user.id)), handle["sha256"])
+    return handle

@@ -9,10 +9,11 @@ from typing import Any
 from bson import ObjectId
 
 from app import storage
-from app.auth.scoping import Scope, owned, parse_object_id, public
-from app.content_types import IMAGE_TYPES, for_path
+from app.auth.scoping import Scope, owned, public
+from app.content_types import for_path
 from app.conversations.service import message_exists
 from app.errors import Conflict, NotFound, Unprocessable
+from app.files.service import file_to_reference
 from app.links import require_owned_links
 from app.pagination import decode_cursor, encode_cursor
 from app.settings import Settings
@@ -20,7 +21,6 @@ from app.sites.paths import InvalidPath, normalise_path
 from app.sites.schemas import ChangeIn, SiteCreate, SitePatch, VersionCreate
 from app.zipstream import ZipWriter
 from documents.base import utcnow
-from documents.file import StoredFile
 from documents.site import CHECKPOINT_EVERY, Manifest, Site, manifest_at
 from documents.user import User
 
@@ -68,13 +68,7 @@ async def _resolve_changes(
             resolved.append({"path": change.path, "op": "delete", "prev": prev_state})
             continue
         if change.file_id is not None:
-            files = owned(StoredFile, user)
-            handle = await files.collection.find_one(
-                files.filter({"_id": ObjectId(change.file_id)})
-            )
-            if handle is None:
-                raise Unprocessable("`file_id` is not one of your files.", field="body.file_id")
-            await storage.touch(owner, handle["sha256"])
+            handle = await file_to_reference(user, change.file_id, "file_id")
             sha256, size = handle["sha256"], handle["size"]
             content_type = (
                 for_path(change.path) if _typed_by_path(change.path) else handle["content_type"]
@@ -121,15 +115,7 @@ def _apply_changes(manifest: Manifest, changes: list[dict[str, Any]]) -> list[di
 async def _preview(user: User, file_id: str | None) -> dict[str, Any] | None:
     if file_id is None:
         return None
-    oid = parse_object_id(file_id)
-    handle = await owned(StoredFile, user).collection.find_one(
-        owned(StoredFile, user).filter({"_id": oid})
-    )
-    if handle is None or handle["content_type"] not in IMAGE_TYPES:
-        raise Unprocessable(
-            "`preview_file_id` must be one of your image files.", field="body.preview_file_id"
-        )
-    await storage.touch(ObjectId(str(user.id)), handle["sha256"])
+    handle = await file_to_reference(user, file_id, "preview_file_id", images_only=True)
     return {"file_id": handle["_id"], "sha256": handle["sha256"]}
 
 

@@ -6,13 +6,12 @@ from typing import Any
 
 from bson import ObjectId
 
-from app import storage
 from app.auth.scoping import Scope, owned
-from app.errors import NotFound, Unprocessable
+from app.errors import NotFound
+from app.files.service import file_to_reference
 from app.links import require_owned_links
 from app.stories.schemas import StoryCreate, StoryPatch
 from documents.base import utcnow
-from documents.file import StoredFile
 from documents.story import Story
 from documents.user import User
 
@@ -24,11 +23,7 @@ def stories_of(user: User | ObjectId) -> Scope[Story]:
 async def _image(user: User, file_id: str | None) -> dict[str, Any]:
     if file_id is None:
         return {}
-    files = owned(StoredFile, user)
-    handle = await files.collection.find_one(files.filter({"_id": ObjectId(file_id)}))
-    if handle is None:
-        raise Unprocessable("`image_file_id` is not one of your files.", field="body.image_file_id")
-    await storage.touch(ObjectId(str(user.id)), handle["sha256"])
+    handle = await file_to_reference(user, file_id, "image_file_id")
     return {"image_file_id": handle["_id"], "image_sha256": handle["sha256"]}
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from bson import ObjectId
 
-from app import storage
 from app.auth.scoping import Scope, owned
 from app.errors import Conflict, NotFound, Unprocessable
+from app.files.service import file_to_reference
 from app.pagination import after_cursor, page_of
 from app.workflows.schemas import PhaseUpdate, SceneIn, WorkflowCreate, WorkflowPatch
 from documents.base import utcnow
@@ -116,11 +116,7 @@ async def update_phase(user: User, workflow_id: str, name: str, body: PhaseUpdat
 async def _scene_image(user: User, image_file_id: str | None) -> dict[str, Any]:
     if image_file_id is None:
         return {"image_file_id": None, "image_sha256": None}
-    files = owned(StoredFile, user)
-    handle = await files.collection.find_one(files.filter({"_id": ObjectId(image_file_id)}))
-    if handle is None:
-        raise Unprocessable("`image_file_id` is not one of your files.", field="body.image_file_id")
-    await storage.touch(ObjectId(str(user.id)), handle["sha256"])
+    handle = await file_to_reference(user, image_file_id, "image_file_id")
     return {"image_file_id": handle["_id"], "image_sha256": handle["sha256"]}
 
 
