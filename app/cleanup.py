@@ -1,6 +1,7 @@
 """The clean-up job: everything that expires or falls out of use, collected safely while the API
-serves traffic. Each step is idempotent and only touches what is provably unused: blobs get a
-grace period so an upload in flight (stored, handle not yet written) is never collected."""
+serves traffic. Each step is idempotent and only touches what is provably unused: an upload in
+flight holds a lease that the blob sweep honours (`app/storage.py`), and blobs also get a grace
+period as a second line of defence."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class CleanupReport:
     blobs_deleted: int = 0
     bytes_freed: int = 0
     orphan_chunk_files: int = 0
+    abandoned_uploads: int = 0
     rate_limit_windows: int = 0
     outbox_tokens: int = 0
     dry_run: bool = False
@@ -48,17 +50,23 @@ async def referenced_blobs(owner_id: ObjectId) -> set[str]:
 
 
 async def run_cleanup(
-    *, dry_run: bool = False, blob_grace: timedelta = BLOB_GRACE
+    *,
+    dry_run: bool = False,
+    blob_grace: timedelta = BLOB_GRACE,
+    upload_lease_timeout: timedelta = storage.LEASE_TIMEOUT,
 ) -> CleanupReport:
     now = utcnow()
     report = CleanupReport(dry_run=dry_run)
     report.expired_conversations, report.archive_buckets = await delete_expired(
         now, dry_run=dry_run
     )
-    blobs = await storage.collect_unreferenced(referenced_blobs, grace=blob_grace, dry_run=dry_run)
+    blobs = await storage.collect_unreferenced(
+        referenced_blobs, grace=blob_grace, lease_timeout=upload_lease_timeout, dry_run=dry_run
+    )
     report.blobs_deleted = blobs.blobs_deleted
     report.bytes_freed = blobs.bytes_freed
     report.orphan_chunk_files = blobs.orphan_chunk_files
+    report.abandoned_uploads = blobs.abandoned_uploads
     windows = get_db()[RATE_LIMITS_COLLECTION]
     stale = {"expires_at": {"$lt": now}}
     if dry_run:

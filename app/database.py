@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from beanie import init_beanie
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from app import embedded_server
+from app import embedded_server, engine
 from app.observability import command_recorder
 from app.settings import Settings
 from documents import ALL_DOCUMENTS, RAW_COLLECTION_INDEXES
@@ -34,6 +35,8 @@ def resolve_url(settings: Settings) -> str:
 class Connection:
     client: AsyncMongoClient
     db: AsyncDatabase
+    engine: engine.EngineProfile
+    pool_size: int | None  # None: the driver's default (100)
 
 
 _current: Connection | None = None
@@ -43,20 +46,38 @@ async def connect(settings: Settings, *, create_indexes: bool = True) -> Connect
     """Open the client and initialise Beanie. The short server-selection timeout makes a request
     fail fast (about 2 s) while the database is down; the driver reconnects by itself."""
     global _current
-    client: AsyncMongoClient = AsyncMongoClient(
-        resolve_url(settings),
-        tz_aware=True,
-        serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
-        connectTimeoutMS=settings.server_selection_timeout_ms,
-        appname="genstore",
-        event_listeners=[command_recorder],
-    )
+    url = resolve_url(settings)
+    options = {
+        "tz_aware": True,
+        "serverSelectionTimeoutMS": settings.server_selection_timeout_ms,
+        "connectTimeoutMS": settings.server_selection_timeout_ms,
+        "appname": "genstore",
+    }
+    # The pool depends on the engine, so a one-connection client asks what the engine is first.
+    probe: AsyncMongoClient = AsyncMongoClient(url, maxPoolSize=1, **options)
+    try:
+        profile = await engine.detect(probe)
+    finally:
+        await probe.close()
+    engine.use(profile)
+    pool_size = _pool_size(url, profile, settings.mongodb_pool_size)
+    if pool_size is not None:
+        options["maxPoolSize"] = pool_size
+    client: AsyncMongoClient = AsyncMongoClient(url, event_listeners=[command_recorder], **options)
     db = client[settings.mongodb_db]
     await init_beanie(database=db, document_models=ALL_DOCUMENTS, skip_indexes=True)
-    _current = Connection(client=client, db=db)
+    _current = Connection(client=client, db=db, engine=profile, pool_size=pool_size)
     if create_indexes:
         await ensure_indexes()
     return _current
+
+
+def _pool_size(url: str, profile: engine.EngineProfile, requested: int | None) -> int | None:
+    """A `maxPoolSize` in the URL wins; then `MONGODB_POOL_SIZE`; then the engine's choice."""
+    from_url = re.search(r"[?&]maxPoolSize=(\d+)", url, re.IGNORECASE)
+    if from_url:
+        return int(from_url.group(1))
+    return engine.pool_size(profile, requested)
 
 
 def declared_indexes() -> dict[str, list[IndexModel]]:
@@ -78,12 +99,16 @@ def declared_indexes() -> dict[str, list[IndexModel]]:
 
 
 async def ensure_indexes() -> None:
-    """Create the declared indexes, one `createIndexes` command each: FerretDB v1.24 crashes
-    the connection when one command lists several indexes of which some already exist."""
+    """Create the declared indexes: one command per collection, or one per index where the
+    engine cannot take a batch that mixes existing and new indexes (`app/engine.py`)."""
     db = get_db()
+    batched = engine.profile().batched_create_indexes
     for collection, indexes in declared_indexes().items():
-        for index in indexes:
-            await db[collection].create_indexes([index])
+        if batched:
+            await db[collection].create_indexes(indexes)
+        else:
+            for index in indexes:
+                await db[collection].create_indexes([index])
 
 
 async def disconnect() -> None:
@@ -91,6 +116,12 @@ async def disconnect() -> None:
     if _current is not None:
         await _current.client.close()
         _current = None
+
+
+def current() -> Connection:
+    if _current is None:
+        raise DatabaseNotConfigured("the database is not connected")
+    return _current
 
 
 def get_db() -> AsyncDatabase:

@@ -170,7 +170,9 @@ async def import_database(
                 progress(name, len(batch))
         summary.collections[name] = count
     for blob in manifest["blobs"]:
-        await storage.put(ObjectId(blob["owner_id"]), _file_chunks(directory / blob["path"]))
+        owner_id = ObjectId(blob["owner_id"])
+        async with storage.upload_lease(owner_id) as lease:
+            await storage.put(owner_id, _file_chunks(directory / blob["path"]), lease=lease)
         summary.blobs += 1
         summary.blob_bytes += blob["size"]
         if progress:

@@ -1,9 +1,9 @@
 """Start, find and stop the embedded FerretDB server used in development, tests and CI.
 
 Production talks to MongoDB through ``MONGODB_URL``; this module is only for the machines where
-no ``mongod`` can be installed. The URL it hands out carries ``maxPoolSize=1`` because FerretDB v1
-does not isolate concurrent updates of one document: one connection per process means FerretDB
-handles that process's requests one at a time, and per-document atomicity holds again.
+no ``mongod`` can be installed. The URL it hands out is a plain one: the connection pool is chosen
+by the engine profile at connect (``app/engine.py``), which gives FerretDB v1 one connection per
+process because it does not isolate concurrent updates of one document.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def free_port() -> int:
 
 
 def url_for(port: int) -> str:
-    return f"mongodb://127.0.0.1:{port}/?maxPoolSize=1"
+    return f"mongodb://127.0.0.1:{port}/"
 
 
 @dataclass

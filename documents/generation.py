@@ -50,7 +50,7 @@ class Generation(OwnedDocument):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     day: str
-    # Computed with each transition, for `$sum` in analytics (no `$cond` on FerretDB v1).
+    # Computed with each transition, so analytics `$sum`s stored fields (no `$cond`).
     succeeded: int = 0
     failed: int = 0
     timed: int = 0  # 1 once duration_ms is known

@@ -1,6 +1,6 @@
 """Fixed-window request counters, shared by every app process through the database.
 
-A plain collection rather than a Beanie document: it is only ever touched by one `$inc` upsert
+A plain collection rather than a Beanie document: it is only ever touched by an insert and `$inc`
 on `_id` ("<key>:<window>") and by the clean-up job. Shape: {_id, key, window, count, expires_at}.
 """
 

@@ -29,7 +29,7 @@ class UsageEvent(OwnedDocument):
     cost_micros: int = 0
     latency_ms: int = 0
     status: Literal["ok", "error"] = "ok"
-    errors: int = 0  # 1 when status is "error": what `$sum` counts (no `$cond` on FerretDB)
+    errors: int = 0  # 1 when status is "error": what `$sum` counts (no `$cond`)
     source: Literal["api", "message", "generation"] = "api"
     generation_id: PydanticObjectId | None = None
     workflow_id: PydanticObjectId | None = None

@@ -25,7 +25,7 @@ class UserSettings(BaseModel):
 
 
 class User(TimestampedDocument):
-    email: str  # always stored lowercased: collations are not available on FerretDB
+    email: str  # always stored lowercased: one form for every engine, no collation needed
     password_hash: str | None = None
     name: str | None = None
     birthdate: date | None = None

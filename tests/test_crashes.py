@@ -167,7 +167,8 @@ async def test_acknowledged_writes_survive_kill_9(settings: Settings, app: FastA
     finally:
         restarted.process.terminate()
         await restarted.process.wait()
-    await run_cleanup(blob_grace=timedelta(0))
+    # The killed process's upload leases are abandoned: time them out at once.
+    await run_cleanup(blob_grace=timedelta(0), upload_lease_timeout=timedelta(0))
     db = get_db()
     known = {raw["_id"] async for raw in db[f"{storage.BUCKET}.files"].find({}, {"_id": 1})}
     orphans = [

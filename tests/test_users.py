@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import datetime
 
 import httpx
 from fastapi import FastAPI
@@ -39,7 +40,8 @@ async def test_patch_me_merges_settings(client: httpx.AsyncClient, alice: TestUs
     assert me["name"] == "Alice B" and me["birthdate"] == "2012-02-29"
     assert me["settings"]["theme"] == "dark" and me["settings"]["language"] == "de"
     assert me["settings"]["notifications"] == {"email": True, "product": True}
-    assert me["updated_at"] >= me["created_at"]
+    # As instants: the JSON form drops a whole second's fraction (…56Z vs …56.046000Z).
+    assert datetime.fromisoformat(me["updated_at"]) >= datetime.fromisoformat(me["created_at"])
 
 
 async def test_patch_me_refuses_bad_input(client: httpx.AsyncClient, alice: TestUser) -> None:

@@ -4,10 +4,11 @@ Rules they keep (DESIGN.md): the owner `$match` comes first (the admin pipeline 
 `$match $group($sum) $sort`; they group fields stored at write time (`day`, `errors`,
 `succeeded`, `timed`, `cost_micros`), and averages are divided in Python afterwards.
 
-Every `$group` has exactly one accumulator. FerretDB v1.24 computes only the first accumulator
-of a `$group` (the others come back 0) and its `$unwind` drops the document's other fields, so
-a report with several measures runs one small pipeline per measure (`measure_by`) and joins the
-rows by key in Python. The `mongosh/` scripts run the same pipelines.
+A report with several measures is one `$group` with one accumulator per measure where the
+engine computes them all (`one_group=True`, MongoDB); where it computes only the first
+(`app/engine.py`), the portable form runs one small pipeline per measure (`measure_by`) and
+the service joins the rows by key. Both forms are built here from the same measures, so they
+cannot drift apart. The `mongosh/` scripts run the portable form.
 """
 
 from __future__ import annotations
@@ -68,21 +69,48 @@ def measure_by(
     ]
 
 
-def usage_pipelines(
-    owner_id: ObjectId | None, first_day: str, last_day: str, group_by: str
+# The key of the one pipeline that computes every measure at once.
+ALL_MEASURES = "*"
+
+
+def measures_by(
+    match: dict[str, Any],
+    group_field: str | None,
+    measures: dict[str, str | None],
+    *,
+    one_group: bool,
 ) -> dict[str, Pipeline]:
-    """Usage events in [first_day, last_day] per `group_by` key: one pipeline per measure."""
-    match = owner_match(owner_id, day={"$gte": first_day, "$lte": last_day})
-    group_field = USAGE_GROUP_FIELDS[group_by]
-    return {name: measure_by(match, group_field, field) for name, field in USAGE_MEASURES.items()}
-
-
-def generation_pipelines(owner_id: ObjectId, group_by: str) -> dict[str, Pipeline]:
-    match = owner_match(owner_id)
-    group_field = GENERATION_GROUP_FIELDS[group_by]
-    return {
-        name: measure_by(match, group_field, field) for name, field in GENERATION_MEASURES.items()
+    """Every measure per key: `{ALL_MEASURES: pipeline}` whose rows carry each measure by name
+    (`one_group`), or `{measure: pipeline}` whose rows carry it as `value`."""
+    if not one_group:
+        return {name: measure_by(match, group_field, field) for name, field in measures.items()}
+    accumulators = {
+        name: {"$sum": 1 if field is None else f"${field}"} for name, field in measures.items()
     }
+    group = {"_id": None if group_field is None else f"${group_field}", **accumulators}
+    return {ALL_MEASURES: [match, {"$group": group}, {"$sort": {"_id": 1}}]}
+
+
+def usage_pipelines(
+    owner_id: ObjectId | None,
+    first_day: str,
+    last_day: str,
+    group_by: str,
+    *,
+    one_group: bool = False,
+) -> dict[str, Pipeline]:
+    """Usage events in [first_day, last_day] per `group_by` key."""
+    match = owner_match(owner_id, day={"$gte": first_day, "$lte": last_day})
+    return measures_by(match, USAGE_GROUP_FIELDS[group_by], USAGE_MEASURES, one_group=one_group)
+
+
+def generation_pipelines(
+    owner_id: ObjectId, group_by: str, *, one_group: bool = False
+) -> dict[str, Pipeline]:
+    match = owner_match(owner_id)
+    return measures_by(
+        match, GENERATION_GROUP_FIELDS[group_by], GENERATION_MEASURES, one_group=one_group
+    )
 
 
 def count_by(owner_id: ObjectId, field: str) -> Pipeline:

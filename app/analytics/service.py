@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
 
+from app import engine
 from app.analytics import pipelines
 from app.errors import Unprocessable
 from app.money import to_usd
@@ -43,16 +45,26 @@ def _key(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def one_group() -> bool:
+    """Whether the engine computes every accumulator of one `$group` (`app/engine.py`)."""
+    return engine.profile().multi_accumulator_group
+
+
 async def run_measures(
-    model: type, named: dict[str, list[dict[str, Any]]]
+    model: type, named: dict[str, list[dict[str, Any]]], measures: Iterable[str]
 ) -> dict[Any, dict[str, int]]:
-    """Run one pipeline per measure and join their rows by group key."""
+    """Run the report's pipelines (one, or one per measure) and join their rows by group key."""
     collection = model.get_pymongo_collection()
+    names = list(measures)
     joined: dict[Any, dict[str, int]] = {}
     for name, pipeline in named.items():
         cursor = await collection.aggregate(pipeline)
         async for row in cursor:
-            joined.setdefault(row["_id"], dict.fromkeys(named, 0))[name] = row["value"]
+            sums = joined.setdefault(row["_id"], dict.fromkeys(names, 0))
+            if name == pipelines.ALL_MEASURES:
+                sums.update({measure: row[measure] for measure in names})
+            else:
+                sums[name] = row["value"]
     return joined
 
 
@@ -69,7 +81,9 @@ async def usage_report(
 ) -> dict[str, Any]:
     first_day, last_day = period(first, last)
     joined = await run_measures(
-        UsageEvent, pipelines.usage_pipelines(owner_id, first_day, last_day, group_by)
+        UsageEvent,
+        pipelines.usage_pipelines(owner_id, first_day, last_day, group_by, one_group=one_group()),
+        pipelines.USAGE_MEASURES,
     )
     keys = sorted(joined, key=lambda k: (k is None, str(k)))
     totals = {name: sum(row[name] for row in joined.values()) for name in pipelines.USAGE_MEASURES}
@@ -84,7 +98,9 @@ async def usage_report(
 
 async def generation_report(user: User, group_by: str) -> dict[str, Any]:
     joined = await run_measures(
-        Generation, pipelines.generation_pipelines(ObjectId(str(user.id)), group_by)
+        Generation,
+        pipelines.generation_pipelines(ObjectId(str(user.id)), group_by, one_group=one_group()),
+        pipelines.GENERATION_MEASURES,
     )
     items = []
     for key in sorted(joined, key=lambda k: (k is None, str(k))):

@@ -6,9 +6,10 @@ import time
 from datetime import UTC, datetime
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import OperationFailure
 
 from app.database import get_db
+from app.engine import is_unique_violation
 from app.errors import TooManyRequests
 from documents.rate_limit import RATE_LIMITS_COLLECTION
 
@@ -19,31 +20,50 @@ async def enforce_rate_limit(key: str, limit: int) -> None:
     """Count one request for `key` in the current minute; over `limit` → 429 with Retry-After."""
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    collection = get_db()[RATE_LIMITS_COLLECTION]
-    update = {
-        "$inc": {"count": 1},
-        "$setOnInsert": {
-            "key": key,
-            "window": window,
-            "expires_at": datetime.fromtimestamp((window + 2) * WINDOW_SECONDS, UTC),
-        },
-    }
-    for attempt in range(2):
-        try:
-            counter = await collection.find_one_and_update(
-                {"_id": f"{key}:{window}"},
-                update,
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-            break
-        except DuplicateKeyError:
-            # Two processes inserted the window at once; the retry finds it and increments.
-            if attempt:
-                raise
-    if counter["count"] > limit:
+    count = await count_request(key, window)
+    if count > limit:
         retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now) + 1)
         raise TooManyRequests(
             f"Rate limit of {limit} requests per minute exceeded.",
             headers={"Retry-After": str(retry_after)},
         )
+
+
+async def count_request(key: str, window: int) -> int:
+    """Add one to the window's counter and return the new count.
+
+    The window's document is created by an insert that may lose a race, never by a racing
+    `$inc` upsert (which loses increments on some engines, `app/engine.py`): the common case is
+    one `$inc` on the existing document; the first request of a window inserts it with count 1;
+    a request that loses that insert increments the winner's document.
+    """
+    collection = get_db()[RATE_LIMITS_COLLECTION]
+    window_id = f"{key}:{window}"
+
+    async def increment() -> int | None:
+        counter = await collection.find_one_and_update(
+            {"_id": window_id}, {"$inc": {"count": 1}}, return_document=ReturnDocument.AFTER
+        )
+        return None if counter is None else counter["count"]
+
+    count = await increment()
+    if count is not None:
+        return count
+    try:
+        await collection.insert_one(
+            {
+                "_id": window_id,
+                "key": key,
+                "window": window,
+                "count": 1,
+                "expires_at": datetime.fromtimestamp((window + 2) * WINDOW_SECONDS, UTC),
+            }
+        )
+        return 1
+    except OperationFailure as exc:
+        if not is_unique_violation(exc):
+            raise
+    count = await increment()
+    if count is None:  # pragma: no cover - the insert failed because the window exists
+        raise RuntimeError(f"rate-limit window {window_id} vanished")
+    return count

@@ -21,6 +21,7 @@ from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
+from app import engine
 from app.errors import NotFound
 from documents.base import OwnedDocument
 from documents.user import User
@@ -110,15 +111,19 @@ class Scope(Generic[D]):
         *,
         extra: dict[str, Any] | None = None,
         return_after: bool = True,
+        projection: dict[str, Any] | None = None,
     ) -> dict | None:
         """One atomic findAndModify on one owned document; None when nothing matched.
 
-        No projection: FerretDB v1 does not implement findAndModify's `fields`, so the whole
-        document comes back; documents are bounded so that this stays cheap."""
+        `projection` is sent where the engine implements findAndModify's `fields`
+        (`app/engine.py`); elsewhere the whole document comes back, so callers must not rely on
+        fields being absent, and documents stay bounded so that this is cheap."""
         self._writable()
+        fields = projection if engine.profile().find_and_modify_projection else None
         return await self.collection.find_one_and_update(
             self._id_filter(document_id, extra),
             update,
+            projection=fields,
             return_document=ReturnDocument.AFTER if return_after else ReturnDocument.BEFORE,
         )
 

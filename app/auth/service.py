@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import OperationFailure
 
 from app.auth.mail import Mail, MailSender
 from app.auth.security import (
@@ -16,6 +16,7 @@ from app.auth.security import (
     sha256_hex,
     verify_password,
 )
+from app.engine import is_unique_violation
 from app.errors import BadRequest, Conflict, Unauthorized
 from documents.base import utcnow
 from documents.outbox import OutboxMessage
@@ -31,7 +32,9 @@ async def register(email: str, password: str, name: str | None, birthdate: date 
     )
     try:
         await user.insert()
-    except DuplicateKeyError as exc:
+    except OperationFailure as exc:
+        if not is_unique_violation(exc):
+            raise
         raise Conflict("An account with this email already exists.") from exc
     return user
 
@@ -121,24 +124,25 @@ async def reset_password(token: str, password: str) -> None:
 async def user_for_external_identity(subject: TokenSubject) -> User:
     """Find or create the user behind an external (issuer, sub).
 
-    The identity row is claimed with one upsert that fixes the user id; the user is then
-    inserted with that id. Concurrent first requests all read the same user id, and the
-    losers of the user insert find the winner's document: one user, whatever the timing.
+    The identity row is claimed by an insert that fixes the user id (unique on issuer and sub);
+    the losers of that race read the winner's row. The user is then inserted with that id, and
+    the losers of the user insert find the winner's document: one user, whatever the timing and
+    whatever code the engine reports a unique violation with.
     """
     identities = ExternalIdentity.get_pymongo_collection()
     key = {"issuer": subject.issuer, "sub": subject.external_sub}
-    now = utcnow()
-    for attempt in range(3):
+    identity = await identities.find_one(key)
+    if identity is None:
+        now = utcnow()
+        claim = {**key, "user_id": ObjectId(), "created_at": now, "updated_at": now}
         try:
-            identity = await identities.find_one_and_update(
-                key,
-                {"$setOnInsert": {"user_id": ObjectId(), "created_at": now, "updated_at": now}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-            break
-        except DuplicateKeyError:
-            if attempt == 2:
+            await identities.insert_one(claim)
+            identity = claim
+        except OperationFailure as exc:
+            if not is_unique_violation(exc):
+                raise
+            identity = await identities.find_one(key)
+            if identity is None:  # the unique index only fails when the row exists
                 raise
     user_id = identity["user_id"]
     user = await User.get(user_id)
@@ -152,7 +156,9 @@ async def user_for_external_identity(subject: TokenSubject) -> User:
         try:
             await user.insert()
             return user
-        except DuplicateKeyError:
+        except OperationFailure as exc:
+            if not is_unique_violation(exc):
+                raise
             existing = await User.get(user_id)
             if existing is not None:
                 return existing  # a concurrent request created it

@@ -9,7 +9,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import OperationFailure
 
 from app.auth.scoping import Scope, owned, parse_object_id
 from app.conversations.schemas import (
@@ -18,6 +18,7 @@ from app.conversations.schemas import (
     ConversationPatch,
     MessageCreate,
 )
+from app.engine import is_unique_violation
 from app.errors import Gone, NotFound, Unprocessable
 from app.links import require_owned_links
 from app.pagination import after_cursor, page_of
@@ -206,6 +207,10 @@ def _new_message(body: MessageCreate, now: datetime) -> dict[str, Any]:
     return {key: value for key, value in message.items() if value is not None}
 
 
+# What an append reads back: the counters, not the window of messages it just grew.
+APPEND_RESULT = {"messages": 0}
+
+
 async def append_message(user: User, conversation_id: str, body: MessageCreate) -> dict[str, Any]:
     """One findAndModify: `$push` the message, `$inc` the count (its seq), touch the times.
 
@@ -225,11 +230,15 @@ async def append_message(user: User, conversation_id: str, body: MessageCreate) 
     parent_id = message.get("parent_id")
     if parent_id is not None:
         extra["messages.id"] = parent_id
-    raw = await scope.find_one_and_update(conversation_id, update, extra=extra)
+    raw = await scope.find_one_and_update(
+        conversation_id, update, extra=extra, projection=APPEND_RESULT
+    )
     if raw is None:
         await _explain_failed_append(user, conversation_id, parent_id, now)
         # The parent is archived (it exists for good): append without the window check.
-        raw = await scope.find_one_and_update(conversation_id, update, extra=live)
+        raw = await scope.find_one_and_update(
+            conversation_id, update, extra=live, projection=APPEND_RESULT
+        )
         if raw is None:
             await _explain_failed_append(user, conversation_id, None, now)
             raise NotFound("No such conversation.")
@@ -299,8 +308,9 @@ async def roll_window(owner_id: ObjectId, conversation_id: ObjectId) -> int:
     from a fresh read. A crash after (2) leaves copies that readers de-duplicate by id (the
     window's copy wins) and the next roll completes.
 
-    FerretDB v1 ignores `$pull` conditions on fields of embedded documents, so step (3) sets
-    the remaining window instead of pulling the moved messages.
+    Step (3) sets the remaining window rather than `$pull`ing the moved messages: some engines
+    ignore `$pull` conditions on fields of embedded documents (`app/engine.py`), and the guarded
+    `$set` is just as atomic on MongoDB.
     """
     scope = conversations_of(owner_id)
     now = utcnow()
@@ -376,7 +386,9 @@ async def copy_to_archive(
             try:
                 await archives.collection.insert_one(document)
                 return
-            except DuplicateKeyError:
+            except OperationFailure as exc:
+                if not is_unique_violation(exc):
+                    raise
                 continue  # created concurrently: read it and add what it lacks
         present = {m["id"]: i for i, m in enumerate(existing.get("messages", []))}
         missing = [m for m in messages if m["id"] not in present]
@@ -449,9 +461,9 @@ async def list_messages(
 async def edit_message(
     user: User, conversation_id: str, message_id: str, content: str
 ) -> dict[str, Any]:
-    """Address the message by its index with its id in the filter as a guard (FerretDB v1 has
-    no positional `$`); retry when a roll moved it. Every copy is edited: the window's and, for
-    an archived message, its bucket's."""
+    """Address the message by its index with its id in the filter as a guard (the positional
+    `$` is not on every engine, `app/engine.py`); retry when a roll moved it. Every copy is
+    edited: the window's and, for an archived message, its bucket's."""
     target = parse_object_id(message_id)
     if target is None:
         raise NotFound("No such message.")

@@ -33,7 +33,21 @@ async def store_upload(
     the upload fails part-way, is empty or too large. `links` come from the calling code and are
     trusted; links sent as form fields are checked for ownership."""
     owner = ObjectId(str(user.id))
-    blob = await storage.put(owner, upload.file_chunks(), max_bytes=upload.max_bytes)
+    async with storage.upload_lease(owner) as lease:
+        blob = await storage.put(
+            owner, upload.file_chunks(), lease=lease, max_bytes=upload.max_bytes
+        )
+        return await _record_handle(user, upload, blob, kind, links)
+
+
+async def _record_handle(
+    user: User,
+    upload: MultipartUpload,
+    blob: storage.StoredBlob,
+    kind: str | None,
+    links: dict[str, ObjectId] | None,
+) -> StoredFile:
+    """The handle onto a stored blob, written while the upload's lease still holds the blob."""
     kind = kind if kind is not None else upload.fields.get("kind") or None
     if kind is not None and not KIND.match(kind):
         raise Unprocessable(

@@ -1,4 +1,4 @@
-"""A small migration runner without transactions, so the same code runs on MongoDB and FerretDB.
+"""A small migration runner without transactions, so the same code runs on every engine.
 
 State per migration in `migrations`: `applying` while its forward step runs, `applied` after,
 `reverting` while its backward step runs (the record is removed after). A run that dies part-way
@@ -13,8 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import OperationFailure
 
+from app.engine import is_unique_violation
 from app.migrations.steps import MIGRATIONS, Migration
 from documents.base import utcnow
 
@@ -41,7 +42,9 @@ async def _lock(db: AsyncDatabase) -> None:
     await collection.delete_one({"_id": LOCK_ID, "expires_at": {"$lt": now}})
     try:
         await collection.insert_one({"_id": LOCK_ID, "expires_at": now + LEASE})
-    except DuplicateKeyError as exc:
+    except OperationFailure as exc:
+        if not is_unique_violation(exc):
+            raise
         raise MigrationLocked("another migration run holds the lock") from exc
 
 

@@ -49,9 +49,10 @@ def site_view(raw: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
 
 async def _resolve_changes(
-    user: User, changes: list[ChangeIn], manifest: Manifest
+    user: User, changes: list[ChangeIn], manifest: Manifest, lease: storage.UploadLease
 ) -> list[dict[str, Any]]:
-    """Store new bytes (deduplicated) and describe each change with what the path held."""
+    """Store new bytes (deduplicated) and describe each change with what the path held. The
+    caller writes the version under `lease`, which holds the new blobs until then."""
     owner = ObjectId(str(user.id))
     resolved = []
     for change in changes:
@@ -77,7 +78,7 @@ async def _resolve_changes(
             data = change.data() or b""
             if not data:
                 raise Unprocessable(f"`{change.path}` would be empty.", field="body.changes")
-            blob = await storage.put_bytes(owner, data)
+            blob = await storage.put_bytes(owner, data, lease=lease)
             sha256, size = blob.sha256, blob.size
             content_type = for_path(change.path, blob.head)
         resolved.append(
@@ -125,26 +126,27 @@ async def create_site(user: User, body: SiteCreate) -> dict[str, Any]:
     )
     now = utcnow()
     history: dict[str, Any] = {}
-    if body.files:
-        changes = await _resolve_changes(user, body.files, {})
-        history = {
-            "files": _apply_changes({}, changes),
-            "versions": [
-                {"number": 1, "changes": changes, "description": "Created", "created_at": now}
-            ],
-            "current_version": 1,
-        }
-    site = sites_of(user).new(
-        title=body.title,
-        description=body.description,
-        theme=body.theme,
-        preview=await _preview(user, body.preview_file_id),
-        created_at=now,
-        updated_at=now,
-        **links,
-        **history,
-    )
-    await site.insert()
+    async with storage.upload_lease(ObjectId(str(user.id))) as lease:
+        if body.files:
+            changes = await _resolve_changes(user, body.files, {}, lease)
+            history = {
+                "files": _apply_changes({}, changes),
+                "versions": [
+                    {"number": 1, "changes": changes, "description": "Created", "created_at": now}
+                ],
+                "current_version": 1,
+            }
+        site = sites_of(user).new(
+            title=body.title,
+            description=body.description,
+            theme=body.theme,
+            preview=await _preview(user, body.preview_file_id),
+            created_at=now,
+            updated_at=now,
+            **links,
+            **history,
+        )
+        await site.insert()
     return site.model_dump(exclude={"versions"}) | {"_id": site.id}
 
 
@@ -237,16 +239,17 @@ async def commit_site_version(user: User, site_id: str, body: VersionCreate) -> 
                 "`message_id` is not a message of your conversation.", field="body.message_id"
             )
     manifest = {f["path"]: f for f in raw.get("files", [])}
-    changes = await _resolve_changes(user, body.changes, manifest)
-    return await _commit(
-        user,
-        raw,
-        body.base_version,
-        changes,
-        description=body.description,
-        label=body.label,
-        message_id=message_id,
-    )
+    async with storage.upload_lease(ObjectId(str(user.id))) as lease:
+        changes = await _resolve_changes(user, body.changes, manifest, lease)
+        return await _commit(
+            user,
+            raw,
+            body.base_version,
+            changes,
+            description=body.description,
+            label=body.label,
+            message_id=message_id,
+        )
 
 
 async def list_versions(

@@ -11,8 +11,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from pymongo import ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import OperationFailure
 
+from app.engine import is_unique_violation
 from app.errors import Conflict, NotFound, Unprocessable
 from app.tutorials.schemas import TutorialIn
 from documents.base import utcnow
@@ -83,32 +84,40 @@ async def create_tutorial(body: TutorialIn) -> dict[str, Any]:
     }
     try:
         await Tutorial.get_pymongo_collection().insert_one(document)
-    except DuplicateKeyError as exc:
+    except OperationFailure as exc:
+        if not is_unique_violation(exc):
+            raise
         raise Conflict(f"A tutorial `{body.slug}` exists; PUT replaces it.") from exc
     return document
 
 
 async def put_tutorial(slug: str, body: TutorialIn) -> tuple[dict[str, Any], bool]:
-    """Create or replace; (tutorial, created)."""
+    """Create or replace; (tutorial, created).
+
+    Replace the existing row in one findAndModify; when there is none, insert it. Of concurrent
+    first PUTs exactly one insert wins (unique slug) and is the creation; the others replace the
+    winner's row, as MongoDB's own upsert retry would, whatever code the engine reports the
+    unique violation with."""
     if body.slug != slug:
         raise Unprocessable("The body's `slug` must match the path.", field="body.slug")
     now = utcnow()
     fields = tutorial_fields(body.model_dump(exclude_none=True))
-    before = None
-    for attempt in range(2):
+    collection = Tutorial.get_pymongo_collection()
+    for _attempt in range(3):
+        before = await collection.find_one_and_update(
+            {"slug": slug},
+            {"$set": {**fields, "updated_at": now}},
+            return_document=ReturnDocument.BEFORE,
+        )
+        if before is not None:
+            return {**fields, "created_at": before["created_at"], "updated_at": now}, False
         try:
-            before = await Tutorial.get_pymongo_collection().find_one_and_update(
-                {"slug": slug},
-                {"$set": {**fields, "updated_at": now}, "$setOnInsert": {"created_at": now}},
-                upsert=True,
-                return_document=ReturnDocument.BEFORE,
-            )
-            break
-        except DuplicateKeyError:
-            if attempt:  # two first PUTs raced; the second attempt updates the winner's row
+            await collection.insert_one({**fields, "created_at": now, "updated_at": now})
+            return {**fields, "created_at": now, "updated_at": now}, True
+        except OperationFailure as exc:
+            if not is_unique_violation(exc):
                 raise
-    created_at = before["created_at"] if before else now
-    return {**fields, "created_at": created_at, "updated_at": now}, before is None
+    raise Conflict(f"The tutorial `{slug}` is being replaced concurrently; try again.")
 
 
 # --- seeding ---------------------------------------------------------------------------------

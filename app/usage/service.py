@@ -7,9 +7,10 @@ from datetime import UTC
 from typing import Any
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import OperationFailure
 
 from app.auth.scoping import owned
+from app.engine import is_unique_violation
 from app.links import require_owned_links
 from app.money import to_micros, to_usd
 from app.usage.schemas import UsageCreate
@@ -56,7 +57,9 @@ async def record_usage_event(owner: User | ObjectId, event: dict[str, Any]) -> t
     try:
         await scope.collection.insert_one(document)
         return document, True
-    except DuplicateKeyError:
+    except OperationFailure as exc:
+        if not is_unique_violation(exc):
+            raise
         existing = await scope.collection.find_one(
             scope.filter({"request_id": document["request_id"]})
         )
