@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app import embedded_server, engine
-from app.observability import command_recorder
+from app.observability import DB_POOL_SIZE, command_recorder
 from app.settings import Settings
 from documents import ALL_DOCUMENTS, RAW_COLLECTION_INDEXES
 
@@ -64,6 +64,7 @@ async def connect(settings: Settings, *, create_indexes: bool = True) -> Connect
     if pool_size is not None:
         options["maxPoolSize"] = pool_size
     client: AsyncMongoClient = AsyncMongoClient(url, event_listeners=[command_recorder], **options)
+    DB_POOL_SIZE.set(client.options.pool_options.max_pool_size)
     db = client[settings.mongodb_db]
     await init_beanie(database=db, document_models=ALL_DOCUMENTS, skip_indexes=True)
     _current = Connection(client=client, db=db, engine=profile, pool_size=pool_size)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from pymongo import monitoring
 from starlette.requests import Request
 from starlette.responses import Response
@@ -217,5 +217,6 @@ class CommandRecorder(monitoring.CommandListener):
 
 
 DB_COMMANDS = Counter("db_commands_total", "Database commands issued.", ["command"])
+DB_POOL_SIZE = Gauge("db_pool_max_size", "Connections this process may open to the database.")
 DB_COMMAND_FAILURES = Counter("db_command_failures_total", "Database commands failed.", ["command"])
 command_recorder = CommandRecorder()

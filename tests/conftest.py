@@ -16,10 +16,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from pymongo import MongoClient
 
+from app import engine
 from app.embedded_server import EmbeddedServer, free_port
 from app.main import create_app
 from app.settings import Settings
 from tests.factories import TestUser, register_user
+from tests.racing import Racers, start_racers, stop_racers
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +82,31 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with LifespanManager(application):
         yield application
+
+
+@pytest.fixture(autouse=True)
+def _isolation_required(request: pytest.FixtureRequest) -> None:
+    """Skip, saying why, a `needs_isolation` race on an engine that does not isolate."""
+    if request.node.get_closest_marker("needs_isolation") is None:
+        return
+    request.getfixturevalue("app")
+    profile = engine.profile()
+    if not profile.isolated_updates:
+        pytest.skip(
+            f"{profile.name} {profile.version} does not isolate concurrent updates of one "
+            "document across connections; run with MONGODB_URL on MongoDB"
+        )
+
+
+@pytest.fixture(scope="session")
+async def racers(app: FastAPI) -> AsyncIterator[Racers]:
+    """The app in several processes with normal pools (tests/racing.py)."""
+    started = await start_racers(app.state.settings)
+    try:
+        assert all(size > 1 for size in await started.pool_sizes())
+        yield started
+    finally:
+        await stop_racers(started)
 
 
 @pytest.fixture

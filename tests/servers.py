@@ -30,6 +30,8 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
         "APP_ENV": "test",
         "SECRET_KEY": settings.secret_key,
         "LOG_LEVEL": "WARNING",
+        "EXTERNAL_JWT_ISSUER": settings.external_jwt_issuer or "",
+        "EXTERNAL_JWT_PUBLIC_KEY": settings.external_jwt_public_key or "",
         **extra,
     }
 
@@ -49,7 +51,9 @@ async def start_server(settings: Settings, **extra: str) -> ServedApp:
     )
     base_url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base_url) as client:
-        for _ in range(200):
+        for _ in range(1200):  # a minute: a loaded 2-core machine starts several at once
+            if process.returncode is not None:
+                break
             try:
                 if (await client.get("/healthz")).status_code == 200:
                     return ServedApp(base_url, process)

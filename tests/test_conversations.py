@@ -3,7 +3,6 @@ branches, forks, bulk actions, expiry, and what each request costs in database c
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -21,6 +20,7 @@ from documents.conversation import (
     bucket_of,
 )
 from tests.factories import TestUser
+from tests.racing import Racers, needs_isolation
 
 API = "/api/v1/conversations"
 
@@ -117,12 +117,18 @@ async def test_append_assigns_seq_and_titles_from_the_first_user_message(
     assert not title.rstrip("…").endswith(" ")
 
 
+@needs_isolation
 async def test_concurrent_appends_get_gapless_unique_seq(
-    client: httpx.AsyncClient, alice: TestUser
+    client: httpx.AsyncClient, racers: Racers, alice: TestUser
 ) -> None:
+    """50 appends to one conversation at once over separate connections: the `$inc` of one
+    findAndModify numbers them, which needs an engine that isolates updates of one document."""
     conversation = await new_conversation(client, alice, title="busy")
-    responses = await asyncio.gather(
-        *(append(client, alice, conversation["id"], f"message {i}") for i in range(50))
+    responses = await racers.race(
+        [
+            lambda http, i=i: append(http, alice, conversation["id"], f"message {i}")
+            for i in range(50)
+        ]
     )
     assert {r.status_code for r in responses} == {201}
     assert sorted(r.json()["seq"] for r in responses) == list(range(1, 51))

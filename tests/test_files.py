@@ -19,6 +19,7 @@ from app import storage
 from app.cleanup import run_cleanup
 from app.settings import Settings
 from tests.factories import TestUser, register_user
+from tests.racing import Racers
 
 API = "/api/v1/files"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
@@ -66,11 +67,13 @@ async def test_upload_sniffs_the_type_and_dedupes(
 
 
 async def test_concurrent_identical_uploads_store_one_blob(
-    client: httpx.AsyncClient, app: FastAPI
+    client: httpx.AsyncClient, racers: Racers
 ) -> None:
+    """20 identical uploads at once over separate processes and connections: the unique index
+    on (owner, sha256) settles the race, one blob stays and nothing is left behind."""
     user = await register_user(client, name="Racer")
     data = os.urandom(300 * 1024)
-    responses = await asyncio.gather(*(upload(client, user, data) for _ in range(20)))
+    responses = await racers.race([lambda http: upload(http, user, data)] * 20)
     assert {r.status_code for r in responses} == {201}
     files, size, chunks = await storage.blob_stats(ObjectId(user.id))
     assert (files, size) == (1, len(data))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 from bson import ObjectId
 
 from tests.factories import TestUser
+from tests.racing import Racers
 
 API = "/api/v1/generations"
 
@@ -33,8 +32,10 @@ async def test_anonymous_is_401(client: httpx.AsyncClient) -> None:
 
 
 async def test_happy_path_with_usage_recorded_once(
-    client: httpx.AsyncClient, alice: TestUser
+    client: httpx.AsyncClient, racers: Racers, alice: TestUser
 ) -> None:
+    """Retries of the final PATCH race over separate connections; the usage event's unique
+    `request_id` (not a shared connection) keeps it counted once."""
     generation = await new_generation(client, alice, model="gpt-x")
     assert generation["status"] == "queued" and generation["started_at"] is None
     running = await move(client, alice, generation["id"], status="running")
@@ -57,9 +58,7 @@ async def test_happy_path_with_usage_recorded_once(
         result["status"] == "succeeded" and result["completed_at"] and result["duration_ms"] == 4200
     )
     assert result["usage"]["cost_micros"] == 12300 and result["usage"]["cost_usd"] == 0.0123
-    retried = await asyncio.gather(
-        *(move(client, alice, generation["id"], **body) for _ in range(5))
-    )
+    retried = await racers.race([lambda http: move(http, alice, generation["id"], **body)] * 5)
     assert {r.status_code for r in retried} == {200}
     events = (
         await client.get("/api/v1/usage", params={"limit": 100}, headers=alice.headers)

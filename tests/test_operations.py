@@ -4,20 +4,24 @@ sharding rule for unique indexes."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import logging
+import os
 import uuid
 from datetime import timedelta
 
 import httpx
 from pymongo import AsyncMongoClient
 
+from app import storage
 from app.cleanup import run_cleanup
 from app.observability import JsonLogFormatter
 from app.settings import Settings
 from documents import GLOBAL_COLLECTIONS, OWNED_DOCUMENTS
 from tests.factories import make_api_key, register_user
+from tests.racing import Racers
 from tests.test_cli import run_cli
 
 
@@ -86,43 +90,61 @@ async def test_dev_reset_drops_the_database_but_never_in_production(settings: Se
 
 
 async def test_cleanup_under_concurrent_writes_keeps_everything_live(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, racers: Racers
 ) -> None:
+    """Sweeps with no grace at all, on the test's own connection, while uploads of several
+    chunk batches and appends run in other processes over their own pools: the upload leases,
+    not a clock and not a shared connection, keep every upload's chunks and blob alive."""
     user = await register_user(client, name="Busy")
-    conversation = (
-        await client.post("/api/v1/conversations", json={}, headers=user.headers)
-    ).json()
+    # One conversation per uploader: appends to one document from several connections are a
+    # different race, which needs an engine that isolates them (tests/racing.py).
+    conversations = [
+        (await client.post("/api/v1/conversations", json={}, headers=user.headers)).json()["id"]
+        for _ in range(4)
+    ]
+    size = 3 * storage.WRITE_BATCH_CHUNKS * storage.CHUNK_SIZE // 2  # two chunk batches
+    sent: dict[str, str] = {}
+    done = asyncio.Event()
 
-    async def traffic() -> list[str]:
-        ids = []
-        for i in range(15):
-            upload = await client.post(
-                "/api/v1/files",
-                files={"file": (f"f{i}", f"file {i}".encode())},
+    async def uploader(http: httpx.AsyncClient, n: int) -> None:
+        for i in range(5):
+            data = os.urandom(size)
+            upload = await http.post(
+                "/api/v1/files", files={"file": (f"f{n}-{i}", data)}, headers=user.headers
+            )
+            assert upload.status_code == 201, upload.text
+            sent[upload.json()["id"]] = hashlib.sha256(data).hexdigest()
+            appended = await http.post(
+                f"/api/v1/conversations/{conversations[n]}/messages",
+                json={"role": "user", "content": f"m{n}-{i}"},
                 headers=user.headers,
             )
-            ids.append(upload.json()["id"])
-            await client.post(
-                f"/api/v1/conversations/{conversation['id']}/messages",
-                json={"role": "user", "content": f"m{i}"},
-                headers=user.headers,
-            )
-        return ids
+            assert appended.status_code == 201
 
-    async def sweeps() -> None:
-        for _ in range(5):
+    async def sweeps() -> int:
+        count = 0
+        while not done.is_set():
             await run_cleanup(blob_grace=timedelta(0))
-            await asyncio.sleep(0)
+            count += 1
+            await asyncio.sleep(0.01)
+        return count
 
-    ids, _ = await asyncio.gather(traffic(), sweeps())
+    sweeper = asyncio.create_task(sweeps())
+    try:
+        await racers.race([lambda http, n=n: uploader(http, n) for n in range(4)])
+    finally:
+        done.set()
+        swept = await sweeper
+    assert swept >= 3
     await run_cleanup(blob_grace=timedelta(0))
-    for i, file_id in enumerate(ids):
+    for file_id, sha in sent.items():
         content = await client.get(f"/api/v1/files/{file_id}/content", headers=user.headers)
-        assert content.status_code == 200 and content.content == f"file {i}".encode()
-    messages = await client.get(
-        f"/api/v1/conversations/{conversation['id']}/messages", headers=user.headers
-    )
-    assert [m["seq"] for m in messages.json()["items"]] == list(range(1, 16))
+        assert content.status_code == 200 and hashlib.sha256(content.content).hexdigest() == sha
+    for conversation_id in conversations:
+        messages = await client.get(
+            f"/api/v1/conversations/{conversation_id}/messages", headers=user.headers
+        )
+        assert [m["seq"] for m in messages.json()["items"]] == list(range(1, 6))
 
 
 async def test_cleanup_expires_conversations_and_prunes_windows(

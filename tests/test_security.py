@@ -3,7 +3,6 @@ limits, CORS, and a hundred concurrent appends to one conversation."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import httpx
@@ -13,6 +12,7 @@ from app.main import create_app
 from app.settings import Settings
 from documents.user import User
 from tests.factories import TestUser
+from tests.racing import Racers, needs_isolation
 
 
 async def test_passwords_are_argon2id_with_owasp_parameters(alice: TestUser) -> None:
@@ -98,20 +98,22 @@ async def test_cors_is_off_by_default_and_configurable() -> None:
         assert response.headers["access-control-allow-origin"] == "https://app.example.com"
 
 
+@needs_isolation
 async def test_a_hundred_concurrent_appends_get_seq_1_to_100(
-    client: httpx.AsyncClient, alice: TestUser
+    client: httpx.AsyncClient, racers: Racers, alice: TestUser
 ) -> None:
+    """A hundred appends to one conversation over separate connections (tests/racing.py)."""
     conversation = (
         await client.post("/api/v1/conversations", json={}, headers=alice.headers)
     ).json()
-    responses = await asyncio.gather(
-        *(
-            client.post(
+    responses = await racers.race(
+        [
+            lambda http, i=i: http.post(
                 f"/api/v1/conversations/{conversation['id']}/messages",
                 json={"role": "user", "content": f"{i}"},
                 headers=alice.headers,
             )
             for i in range(100)
-        )
+        ]
     )
     assert sorted(r.json()["seq"] for r in responses) == list(range(1, 101))

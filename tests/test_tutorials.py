@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from pathlib import Path
 
 import httpx
@@ -11,7 +12,9 @@ import pytest
 
 from app.settings import Settings
 from app.tutorials.service import SEEDS, FixtureError, load_fixtures
-from tests.factories import TestUser
+from documents.tutorial import Tutorial
+from tests.factories import TestUser, register_user
+from tests.racing import Racers
 from tests.test_cli import run_cli
 
 API = "/api/v1/tutorials"
@@ -126,3 +129,33 @@ async def test_writes_are_for_admins(
             f"{API}/other-slug", json={**body, "steps": body["steps"][:2]}, headers=alice.headers
         )
     ).status_code == 422
+
+
+async def test_concurrent_first_puts_create_exactly_once(
+    client: httpx.AsyncClient, racers: Racers, settings: Settings
+) -> None:
+    """20 rounds of 10 concurrent first PUTs of a new slug, over separate app processes and
+    connections: no 5xx, exactly one 201 per round, the others replace it (200)."""
+    admin = await register_user(client, name="TutorialAdmin")
+    await run_cli(settings, "users", "promote", admin.email)
+    for round_ in range(20):
+        slug = f"race-{round_}-{uuid.uuid4().hex[:8]}"
+        body = {
+            "slug": slug,
+            "category": "races",
+            "subject": {"en": "Race", "de": "Rennen"},
+            "description": {"en": "Who wins?", "de": "Wer gewinnt?"},
+            "steps": [{"number": 1, "instruction": {"en": "Go.", "de": "Los."}}],
+        }
+        responses = await racers.race(
+            [
+                lambda http, slug=slug, body=body: http.put(
+                    f"{API}/{slug}", json=body, headers=admin.headers
+                )
+            ]
+            * 10
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [200] * 9 + [201], [r.text for r in responses]
+        found = await Tutorial.get_pymongo_collection().count_documents({"slug": slug})
+        assert found == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.factories import TestUser, register_user
+from tests.racing import Racers
 
 API = "/api/v1/usage"
 EVENT = {
@@ -60,3 +61,19 @@ async def test_bad_events_are_422(client: httpx.AsyncClient, alice: TestUser) ->
         {"provider": "x"},
     ):
         assert (await client.post(API, json=body, headers=alice.headers)).status_code == 422, body
+
+
+async def test_concurrent_reports_of_one_request_id_record_one_event(
+    client: httpx.AsyncClient, racers: Racers
+) -> None:
+    """Ten reports of one `request_id` at once over separate connections: one 201, nine 200
+    answering that same event, one row in the ledger."""
+    user = await register_user(client, name="Gateway")
+    body = {**EVENT, "request_id": "req-race", "cost_usd": 0.25}
+    responses = await racers.race(
+        [lambda http: http.post(API, json=body, headers=user.headers)] * 10
+    )
+    assert sorted(r.status_code for r in responses) == [200] * 9 + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    page = (await client.get(API, params={"limit": 100}, headers=user.headers)).json()
+    assert [e["request_id"] for e in page["items"]] == ["req-race"]

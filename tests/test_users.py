@@ -10,7 +10,10 @@ from datetime import datetime
 import httpx
 from fastapi import FastAPI
 
+from app.database import get_db
+from documents.rate_limit import RATE_LIMITS_COLLECTION
 from tests.factories import TestUser, make_api_key, register_user
+from tests.racing import Racers, needs_isolation
 
 
 async def test_anonymous_is_401(client: httpx.AsyncClient) -> None:
@@ -171,3 +174,40 @@ async def test_delete_account_needs_the_password_and_removes_everything(
             {"owner_id": ObjectId(user.id)}
         )
         assert remaining == 0, model.__name__
+
+
+async def _key_windows(key: str, client: httpx.AsyncClient, alice: TestUser) -> list[dict]:
+    keys = (await client.get("/api/v1/users/me/api-keys", headers=alice.headers)).json()["items"]
+    key_id = next(k["id"] for k in keys if key.startswith(k["prefix"]))
+    windows = get_db()[RATE_LIMITS_COLLECTION].find({"key": f"api_key:{key_id}"})
+    return await windows.to_list()
+
+
+async def test_first_requests_of_a_rate_limit_window_race_without_errors(
+    client: httpx.AsyncClient, racers: Racers, alice: TestUser
+) -> None:
+    """The window's counter is created by an insert that may lose the race (never a racing
+    `$inc` upsert): 20 first requests over separate connections, no 5xx, one document per
+    window."""
+    key = await make_api_key(client, alice, ["*"], rate_limit=1000)
+    responses = await racers.race(
+        [lambda http: http.get("/api/v1/users/me", headers={"X-API-Key": key})] * 20
+    )
+    assert [r.status_code for r in responses] == [200] * 20
+    windows = await _key_windows(key, client, alice)
+    assert 1 <= len(windows) <= 2  # the race may straddle a minute
+    assert len({w["window"] for w in windows}) == len(windows)
+
+
+@needs_isolation
+async def test_rate_limit_counts_every_concurrent_request(
+    client: httpx.AsyncClient, racers: Racers, alice: TestUser
+) -> None:
+    """30 requests at once over separate connections: every `$inc` of the shared window lands,
+    which needs an engine that isolates updates of one document."""
+    key = await make_api_key(client, alice, ["*"], rate_limit=1000)
+    responses = await racers.race(
+        [lambda http: http.get("/api/v1/users/me", headers={"X-API-Key": key})] * 30
+    )
+    assert [r.status_code for r in responses] == [200] * 30
+    assert sum(w["count"] for w in await _key_windows(key, client, alice)) == 30
