@@ -99,10 +99,10 @@ def declared_indexes() -> dict[str, list[IndexModel]]:
     return indexes
 
 
-async def ensure_indexes() -> None:
+async def ensure_indexes(db: AsyncDatabase | None = None) -> None:
     """Create the declared indexes: one command per collection, or one per index where the
     engine cannot take a batch that mixes existing and new indexes (`app/engine.py`)."""
-    db = get_db()
+    db = db if db is not None else get_db()
     batched = engine.profile().batched_create_indexes
     for collection, indexes in declared_indexes().items():
         if batched:

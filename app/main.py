@@ -61,6 +61,7 @@ def _area_routers() -> list:
     from app.analytics.router import router as analytics_router
     from app.auth.router import router as auth_router
     from app.conversations.router import router as conversations_router
+    from app.diagnostics.router import router as diagnostics_router
     from app.drawings.router import router as drawings_router
     from app.files.router import router as files_router
     from app.generations.router import router as generations_router
@@ -87,6 +88,7 @@ def _area_routers() -> list:
         stories_router,
         analytics_router,
         admin_analytics_router,
+        diagnostics_router,
     ]
 
 

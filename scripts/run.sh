@@ -22,5 +22,6 @@ if [ -z "${MONGODB_URL:-}" ]; then
   echo "embedded FerretDB at $url"
 fi
 
+"$py" -m app migrate
 "$py" -m app seed
 "$py" -m uvicorn app.main:asgi --factory --host 127.0.0.1 --port "${PORT:-8000}" --no-access-log

@@ -21,11 +21,9 @@ class Migration:
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
-    from app.database import declared_indexes
+    from app.database import ensure_indexes
 
-    for collection, indexes in declared_indexes().items():
-        for index in indexes:  # one per command: see app/database.py
-            await db[collection].create_indexes([index])
+    await ensure_indexes(db)
 
 
 async def drop_indexes(db: AsyncDatabase) -> None:

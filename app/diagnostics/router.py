@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.auth.dependencies import AdminUser
+from app.diagnostics import service
+from app.diagnostics.schemas import DoctorReport
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+@router.get("/engine", response_model=DoctorReport)
+async def engine(_: AdminUser):
+    """The database engine, its capabilities and pool, the declared indexes (present, missing,
+    unexpected), documents per collection and migrations: `genstore doctor` as JSON."""
+    return await service.diagnose()
