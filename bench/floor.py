@@ -14,7 +14,12 @@ from bson import Binary, ObjectId
 from gridfs import AsyncGridFSBucket
 from pymongo import AsyncMongoClient, ReturnDocument
 
-client: AsyncMongoClient = AsyncMongoClient(os.environ["MONGODB_URL"], tz_aware=True)
+# The same pool the app uses on this engine (the bench passes the engine profile's choice).
+client: AsyncMongoClient = AsyncMongoClient(
+    os.environ["MONGODB_URL"],
+    tz_aware=True,
+    maxPoolSize=int(os.environ.get("MONGODB_POOL_SIZE") or 100),
+)
 db = client[os.environ["MONGODB_DB"]]
 bucket = AsyncGridFSBucket(db, bucket_name="floor_blobs")
 
