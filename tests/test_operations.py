@@ -105,46 +105,62 @@ async def test_cleanup_under_concurrent_writes_keeps_everything_live(
     size = 3 * storage.WRITE_BATCH_CHUNKS * storage.CHUNK_SIZE // 2  # two chunk batches
     sent: dict[str, str] = {}
     done = asyncio.Event()
+    sweeps_done = 0
+    sweeping = False
+    overlapped = 0
+    appended: dict[int, int] = {}
 
     async def uploader(http: httpx.AsyncClient, n: int) -> None:
-        for i in range(5):
+        """Each upload starts while a sweep is under way (a sweep's length grows with the
+        database, so the overlap is arranged, not timed)."""
+        nonlocal overlapped
+        i = 0
+        while i < 5:
+            while not sweeping:
+                await asyncio.sleep(0.005)
             data = os.urandom(size)
             upload = await http.post(
                 "/api/v1/files", files={"file": (f"f{n}-{i}", data)}, headers=user.headers
             )
             assert upload.status_code == 201, upload.text
+            overlapped += 1
             sent[upload.json()["id"]] = hashlib.sha256(data).hexdigest()
-            appended = await http.post(
+            message = await http.post(
                 f"/api/v1/conversations/{conversations[n]}/messages",
                 json={"role": "user", "content": f"m{n}-{i}"},
                 headers=user.headers,
             )
-            assert appended.status_code == 201
+            assert message.status_code == 201
+            i += 1
+        appended[n] = i
 
-    async def sweeps() -> int:
-        count = 0
+    async def sweeps() -> None:
+        nonlocal sweeps_done, sweeping
         while not done.is_set():
+            sweeping = True
             await run_cleanup(blob_grace=timedelta(0))
-            count += 1
+            sweeping = False
+            sweeps_done += 1
             await asyncio.sleep(0.01)
-        return count
 
     sweeper = asyncio.create_task(sweeps())
     try:
         await racers.race([lambda http, n=n: uploader(http, n) for n in range(4)])
     finally:
         done.set()
-        swept = await sweeper
-    assert swept >= 3
+        await sweeper
+    assert sweeps_done >= 1 and overlapped == 20
     await run_cleanup(blob_grace=timedelta(0))
     for file_id, sha in sent.items():
         content = await client.get(f"/api/v1/files/{file_id}/content", headers=user.headers)
         assert content.status_code == 200 and hashlib.sha256(content.content).hexdigest() == sha
-    for conversation_id in conversations:
+    for n, conversation_id in enumerate(conversations):
         messages = await client.get(
-            f"/api/v1/conversations/{conversation_id}/messages", headers=user.headers
+            f"/api/v1/conversations/{conversation_id}/messages",
+            params={"limit": 100},
+            headers=user.headers,
         )
-        assert [m["seq"] for m in messages.json()["items"]] == list(range(1, 6))
+        assert [m["seq"] for m in messages.json()["items"]] == list(range(1, appended[n] + 1))
 
 
 async def test_cleanup_expires_conversations_and_prunes_windows(

@@ -448,13 +448,13 @@ def test_normalised_paths_are_safe_and_stable(raw: str) -> None:
 async def test_concurrent_commits_to_different_sites_all_land(
     client: httpx.AsyncClient, racers: Racers, alice: TestUser
 ) -> None:
-    """Ten sites, three rounds of one commit each at once over separate connections: no
+    """Six sites, two rounds of one commit each at once over separate connections: no
     document is shared, so every commit lands on any engine, and so do their new blobs."""
     sites = [
         (await new_site(client, alice, files=[{"path": "index.html", "content": f"s{n}"}]))["id"]
-        for n in range(10)
+        for n in range(6)
     ]
-    for base in (1, 2, 3):
+    for base in (1, 2):
         responses = await racers.race(
             [
                 lambda http, site_id=site_id, base=base: commit(
@@ -467,7 +467,7 @@ async def test_concurrent_commits_to_different_sites_all_land(
                 for site_id in sites
             ]
         )
-        assert [r.status_code for r in responses] == [201] * 10, [r.text for r in responses]
+        assert [r.status_code for r in responses] == [201] * 6, [r.text for r in responses]
     for site_id in sites:
         page = await client.get(f"{API}/{site_id}/files/index.html", headers=alice.headers)
-        assert page.text == f"{site_id}/3"
+        assert page.text == f"{site_id}/2"
