@@ -11,9 +11,17 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import Progress, TaskID
+from rich.table import Table
 
 from app import database
+from app.database import get_db
+from app.diagnostics.service import diagnose
+from app.dump import DumpError, export_database, import_database
+from app.jobs.cleanup import run_cleanup
+from app.migrations.runner import MigrationLocked, migrate_down, migrate_up, status
 from app.settings import get_settings
+from app.tutorials.service import FixtureError, load_fixtures, seed_tutorials
+from app.users.service import promote_to_admin
 
 cli = typer.Typer(no_args_is_help=True, help="Operate the genstore backend.")
 users_cli = typer.Typer(no_args_is_help=True, help="Manage users.")
@@ -51,8 +59,6 @@ def seed(
     ] = None,
 ) -> None:
     """Load tutorial fixtures from seeds/ (idempotent)."""
-    from app.tutorials.service import FixtureError, load_fixtures, seed_tutorials
-
     with Progress(console=console, transient=True) as progress:
         folder = directory or SEEDS / "tutorials"
         task = progress.add_task("validating fixtures", total=len(list(folder.glob("*.json"))))
@@ -80,8 +86,6 @@ def seed(
 @users_cli.command()
 def promote(email: str) -> None:
     """Give a user the admin role."""
-    from app.users.service import promote_to_admin
-
     found = run_with_database(lambda: promote_to_admin(email))
     if not found:
         console.print(f"[red]No user with email {email}.[/red]")
@@ -94,10 +98,6 @@ def cleanup(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report, delete nothing")] = False,
 ) -> None:
     """Expire conversations, collect unreferenced blobs, prune rate-limit windows."""
-    from rich.table import Table
-
-    from app.cleanup import run_cleanup
-
     report = run_with_database(lambda: run_cleanup(dry_run=dry_run))
     table = Table(title="cleanup (dry run: nothing deleted)" if dry_run else "cleanup")
     table.add_column("what")
@@ -111,8 +111,6 @@ def cleanup(
 @cli.command("export")
 def export_dump(directory: Path) -> None:
     """Write a portable dump of the database (collections and blobs) to DIRECTORY."""
-    from app.dump import export_database
-
     with _progress() as step:
         summary = run_with_database(lambda: export_database(directory, step))
     _print_summary("exported", summary)
@@ -124,8 +122,6 @@ def import_dump(
     force: Annotated[bool, typer.Option("--force", help="Allow a non-empty target")] = False,
 ) -> None:
     """Restore a dump written by `export`."""
-    from app.dump import DumpError, import_database
-
     try:
         with _progress() as step:
             summary = run_with_database(
@@ -163,10 +159,6 @@ def migrate(
     down: Annotated[int | None, typer.Option("--down", min=1, help="Roll back the last N")] = None,
 ) -> None:
     """Apply schema migrations."""
-    from rich.table import Table
-
-    from app.database import get_db
-    from app.migrations.runner import MigrationLocked, migrate_down, migrate_up, status
 
     async def work() -> None:
         db = get_db()
@@ -199,10 +191,6 @@ def doctor(
     """The engine and its capabilities, the pool in use, declared indexes (present, missing,
     unexpected), documents per collection and pending migrations. Exit 1 when an index is
     missing or a migration is pending."""
-    from rich.table import Table
-
-    from app.diagnostics.service import diagnose
-
     report = run_with_database(diagnose, create_indexes=False)
     if as_json:
         print(report.model_dump_json(indent=2))
@@ -258,8 +246,6 @@ def reset(
         raise typer.Exit(1)
 
     async def work() -> None:
-        from app.database import get_db
-
         await get_db().client.drop_database(settings.mongodb_db)
 
     run_with_database(work, create_indexes=False)

@@ -82,10 +82,8 @@ def _pool_size(url: str, profile: engine.EngineProfile, requested: int | None) -
 
 
 def declared_indexes() -> dict[str, list[IndexModel]]:
-    """Every index the code relies on, by collection: the documents' `Settings.indexes`, the
-    plain collections' and GridFS's."""
-    from app import storage
-
+    """Every index the code relies on, by collection: the documents' `Settings.indexes` and
+    the GridFS bucket's."""
     indexes: dict[str, list[IndexModel]] = {}
     for model in ALL_DOCUMENTS:
         settings = getattr(model, "Settings", None)
@@ -93,8 +91,6 @@ def declared_indexes() -> dict[str, list[IndexModel]]:
         if declared:
             indexes.setdefault(model.get_settings().name, []).extend(declared)
     for name, raw_indexes in RAW_COLLECTION_INDEXES.items():
-        indexes.setdefault(name, []).extend(raw_indexes)
-    for name, raw_indexes in storage.INDEXES.items():
         indexes.setdefault(name, []).extend(raw_indexes)
     return indexes
 

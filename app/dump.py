@@ -1,5 +1,8 @@
 """Portable dumps: every collection as Extended JSON lines plus the blobs, with a manifest of
-counts and checksums. `import` checks the whole dump before it writes anything."""
+counts and checksums. `import` checks the whole dump before it writes anything.
+
+Raw driver by design: a dump is the stored documents exactly as they are (canonical Extended
+JSON, unknown fields included), which a document model would reshape."""
 
 from __future__ import annotations
 
@@ -13,8 +16,10 @@ from typing import Any
 from bson import ObjectId, json_util
 
 from app import storage
+from app.auth.scoping import Scope
 from app.database import get_db
-from documents import ALL_DOCUMENTS, RAW_COLLECTION_INDEXES
+from documents import ALL_DOCUMENTS
+from documents.blob import FILES
 
 FORMAT = "genstore-dump/1"
 JSON_OPTIONS = json_util.CANONICAL_JSON_OPTIONS
@@ -28,10 +33,21 @@ class DumpError(Exception):
     pass
 
 
+SECRET_FIELDS = {"key_hash", "password_hash", "token_hash"}
+
+
+async def owned_json_lines(scope: Scope[Any]) -> AsyncIterator[bytes]:
+    """One owner's documents of one collection as Extended JSON lines, without secrets (the
+    account export)."""
+    async for raw in scope.collection.find(scope.filter()):
+        yield json_util.dumps({k: v for k, v in raw.items() if k not in SECRET_FIELDS}).encode()
+        yield b"\n"
+
+
 def dumped_collections() -> list[str]:
     """Every collection the app owns data in; blobs travel separately as files."""
     names = [model.get_settings().name for model in ALL_DOCUMENTS]
-    return [*names, *RAW_COLLECTION_INDEXES, "migrations"]
+    return [*names, "migrations"]
 
 
 def _sha256_file(path: Path) -> str:
@@ -131,7 +147,7 @@ def verify_dump(directory: Path) -> dict[str, Any]:
 
 async def database_is_empty() -> bool:
     db = get_db()
-    for name in [*dumped_collections(), f"{storage.BUCKET}.files"]:
+    for name in [*dumped_collections(), FILES]:
         if name == "migrations":
             continue
         if await db[name].find_one({}, {"_id": 1}) is not None:

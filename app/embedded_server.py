@@ -18,6 +18,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pymongo import MongoClient
+
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
 FERRETDB = TOOLS / "bin" / "ferretdb"
@@ -109,8 +111,6 @@ def _alive(pid: int) -> bool:
 
 def ping(port: int) -> bool:
     """True when a server on ``port`` answers the ``ping`` command."""
-    from pymongo import MongoClient
-
     client: MongoClient = MongoClient(url_for(port), serverSelectionTimeoutMS=300)
     try:
         client.admin.command("ping")

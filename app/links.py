@@ -12,14 +12,9 @@ from bson import ObjectId
 
 from app.auth.scoping import owned, parse_object_id
 from app.errors import Unprocessable
+from documents import LINKABLE
 from documents.base import OwnedDocument
 from documents.user import User
-
-
-def _linkable() -> dict[str, type[OwnedDocument]]:
-    from documents import LINKABLE
-
-    return LINKABLE
 
 
 async def require_owned_links(user: User, **links: Any) -> dict[str, ObjectId | None]:
@@ -29,7 +24,7 @@ async def require_owned_links(user: User, **links: Any) -> dict[str, ObjectId | 
         if value is None:
             resolved[field] = None
             continue
-        model = _linkable()[field]
+        model: type[OwnedDocument] = LINKABLE[field]
         oid = parse_object_id(value)
         if oid is None or not await owned(model, user).exists(oid):
             raise Unprocessable(

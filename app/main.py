@@ -9,12 +9,27 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import database
+from app.analytics.router import admin_router as admin_analytics_router
+from app.analytics.router import router as analytics_router
 from app.auth.mail import make_mail_sender
+from app.auth.router import router as auth_router
+from app.conversations.router import router as conversations_router
+from app.diagnostics.router import router as diagnostics_router
+from app.drawings.router import router as drawings_router
 from app.errors import install_error_handlers
+from app.files.router import router as files_router
+from app.generations.router import router as generations_router
 from app.health.router import router as health_router
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
+from app.projects.router import router as projects_router
 from app.settings import Settings, get_settings
 from app.sites.router import public_router as public_sites_router
+from app.sites.router import router as sites_router
+from app.stories.router import router as stories_router
+from app.tutorials.router import router as tutorials_router
+from app.usage.router import router as usage_router
+from app.users.router import router as users_router
+from app.workflows.router import router as workflows_router
 
 API_PREFIX = "/api/v1"
 
@@ -57,22 +72,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _area_routers() -> list:
-    from app.analytics.router import admin_router as admin_analytics_router
-    from app.analytics.router import router as analytics_router
-    from app.auth.router import router as auth_router
-    from app.conversations.router import router as conversations_router
-    from app.diagnostics.router import router as diagnostics_router
-    from app.drawings.router import router as drawings_router
-    from app.files.router import router as files_router
-    from app.generations.router import router as generations_router
-    from app.projects.router import router as projects_router
-    from app.sites.router import router as sites_router
-    from app.stories.router import router as stories_router
-    from app.tutorials.router import router as tutorials_router
-    from app.usage.router import router as usage_router
-    from app.users.router import router as users_router
-    from app.workflows.router import router as workflows_router
-
     return [
         auth_router,
         users_router,

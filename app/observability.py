@@ -24,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import problem
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
@@ -179,8 +181,6 @@ class BodyLimitMiddleware:
 
 
 def _too_large(limit: int) -> Response:
-    from app.errors import problem
-
     return problem(413, f"The request body is larger than {limit} bytes.")
 
 

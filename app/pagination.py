@@ -1,19 +1,57 @@
-"""Keyset pagination with opaque cursors, stable while writes happen.
+"""One way to page every list: `?limit=&cursor=` → `Page[T]` `{items, next_cursor}`.
 
-A cursor encodes the sort value and `_id` of the last item returned; the next page asks for
-items strictly after it, so inserts and deletes elsewhere never shift or repeat items.
+Keyset pagination with opaque cursors, stable while writes happen: a cursor encodes the sort
+value and `_id` of the last item returned; the next page asks for items strictly after it, so
+inserts and deletes elsewhere never shift or repeat items. Routers depend on `Pagination`;
+scopes answer `list_page(params, …)`; every list's response model is `Page[XRead]`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from bson import ObjectId
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
 
 from app.errors import Unprocessable
+
+T = TypeVar("T")
+
+MAX_LIMIT = 100
+MAX_CURSOR_LENGTH = 500
+
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Page size (1-100); over 100 is 422")]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page"
+    )
+
+
+@dataclass(frozen=True)
+class CursorParams:
+    limit: int = 20
+    cursor: str | None = None
+
+
+def cursor_params(
+    limit: Annotated[Limit, Query()] = 20,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page"),
+    ] = None,
+) -> CursorParams:
+    return CursorParams(limit=limit, cursor=cursor)
+
+
+Pagination = Annotated[CursorParams, Depends(cursor_params)]
 
 
 def encode_cursor(value: Any, object_id: ObjectId) -> str:
@@ -52,14 +90,15 @@ def after_cursor(sort_field: str, cursor: str | None) -> dict[str, Any]:
     }
 
 
-def page_of(rows: list[Any], limit: int, sort_field: str) -> tuple[list[Any], str | None]:
-    """Split `limit + 1` fetched rows into the page and the next cursor."""
+def page_of(rows: list[Any], limit: int, sort_field: str) -> Page[Any]:
+    """The page from `limit + 1` fetched rows (documents or raw dicts), with the next cursor."""
     if len(rows) <= limit:
-        return rows, None
+        return Page(items=rows)
     rows = rows[:limit]
     last = rows[-1]
-    get = last.get if isinstance(last, dict) else lambda key: getattr(last, key)
-    key = "_id" if sort_field == "_id" else sort_field
-    last_id = last["_id"] if isinstance(last, dict) else last.id
-    value = last_id if key == "_id" else get(key)
-    return rows, encode_cursor(str(value) if key == "_id" else value, last_id)
+    raw = isinstance(last, dict)
+    last_id = last["_id"] if raw else last.id
+    if sort_field == "_id":
+        return Page(items=rows, next_cursor=encode_cursor(str(last_id), last_id))
+    value = last[sort_field] if raw else getattr(last, sort_field)
+    return Page(items=rows, next_cursor=encode_cursor(value, last_id))

@@ -1,10 +1,11 @@
-"""Shared request/response building blocks: ids, timestamps, pages, bounded strings."""
+"""Shared request/response building blocks: ids, timestamps, bounded strings (pages are in
+`app.pagination`)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar
 
 from bson import ObjectId
 from pydantic import (
@@ -17,8 +18,6 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
-
-T = TypeVar("T")
 
 
 def _id_to_str(value: Any) -> Any:
@@ -80,14 +79,6 @@ class ResourceRead(BaseModel):
     id: IdStr = Field(validation_alias=AliasChoices("id", "_id"))
     created_at: datetime
     updated_at: datetime
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
-
-
-Limit = Annotated[int, Field(ge=1, le=100, description="Page size (1-100); over 100 is 422")]
 
 
 MAX_JSON_OBJECT_BYTES = 16 * 1024

@@ -29,20 +29,20 @@ from datetime import datetime, timedelta
 
 from bson import Binary, ObjectId
 from gridfs.errors import CorruptGridFile, NoFile
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure
 
 from app.database import get_db
 from app.engine import is_unique_violation
 from app.errors import PayloadTooLarge, Unprocessable
 from documents.base import utcnow
+from documents.blob import CHUNKS, FILES, UPLOADS
 
-BUCKET = "blobs"
 CHUNK_SIZE = 255 * 1024
 WRITE_BATCH_CHUNKS = 4  # about 1 MiB per insert
 READ_BATCH_CHUNKS = 4
 HEAD_BYTES = 512
-UPLOADS = f"{BUCKET}.uploads"
 LEASE_TIMEOUT = timedelta(minutes=15)
 LEASE_RENEW_SECONDS = 60.0
 
@@ -64,15 +64,15 @@ class BlobInfo:
     uploaded_at: datetime
 
 
-def _files():
-    return get_db()[f"{BUCKET}.files"]
+def _files() -> AsyncCollection:
+    return get_db()[FILES]
 
 
-def _chunks():
-    return get_db()[f"{BUCKET}.chunks"]
+def _chunks() -> AsyncCollection:
+    return get_db()[CHUNKS]
 
 
-def _uploads():
+def _uploads() -> AsyncCollection:
     return get_db()[UPLOADS]
 
 
@@ -132,24 +132,6 @@ async def upload_lease(owner_id: ObjectId) -> AsyncIterator[UploadLease]:
         yield lease
     finally:
         await lease.release()
-
-
-INDEXES = {
-    f"{BUCKET}.files": [
-        IndexModel(
-            [("metadata.owner_id", ASCENDING), ("metadata.sha256", ASCENDING)],
-            unique=True,
-            name="owner_sha256_unique",
-        ),
-        IndexModel(
-            [("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1"
-        ),
-    ],
-    f"{BUCKET}.chunks": [
-        IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="files_id_1_n_1")
-    ],
-    UPLOADS: [IndexModel([("renewed_at", ASCENDING)], name="renewed_at")],
-}
 
 
 async def put(

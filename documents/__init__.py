@@ -8,13 +8,14 @@ unsharded (README "Scaling").
 
 from documents.api_key import ApiKey
 from documents.base import OwnedDocument
+from documents.blob import BLOB_INDEXES
 from documents.conversation import Conversation, ConversationArchive
 from documents.drawing import Drawing
 from documents.file import StoredFile
 from documents.generation import Generation
 from documents.outbox import OutboxMessage
 from documents.project import Project
-from documents.rate_limit import RATE_LIMITS_COLLECTION, RATE_LIMITS_INDEXES
+from documents.rate_limit import RateLimitWindow
 from documents.site import Site
 from documents.story import Story
 from documents.tutorial import Tutorial
@@ -38,6 +39,7 @@ ALL_DOCUMENTS: list[type] = [
     Tutorial,
     Drawing,
     Story,
+    RateLimitWindow,
 ]
 
 OWNED_DOCUMENTS: list[type[OwnedDocument]] = [
@@ -53,8 +55,8 @@ GLOBAL_COLLECTIONS = (
     "outbox",
 )
 
-# Collections written without Beanie (single-operation counters), with their indexes.
-RAW_COLLECTION_INDEXES = {RATE_LIMITS_COLLECTION: RATE_LIMITS_INDEXES}
+# Collections that are not Beanie documents (the GridFS bucket), with their indexes.
+RAW_COLLECTION_INDEXES = BLOB_INDEXES
 
 # Which document a client-sent `<x>_id` field names; `app.links` checks the caller owns it.
 LINKABLE: dict[str, type[OwnedDocument]] = {

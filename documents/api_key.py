@@ -16,6 +16,7 @@ class ApiKeyUsage(BaseModel):
 
 
 class ApiKey(OwnedDocument):
+    noun = "API key"
     name: str
     prefix: str
     key_hash: str

@@ -37,6 +37,8 @@ class OwnedDocument(TimestampedDocument):
     """
 
     owner_id: PydanticObjectId
+    # What a client calls it ("No such file.").
+    noun: ClassVar[str] = "document"
     blob_fields: ClassVar[tuple[str, ...]] = ()
     # A model that allows some public reads gives the filter that selects the public documents.
     public_when: ClassVar[dict[str, Any] | None] = None

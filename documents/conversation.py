@@ -57,6 +57,7 @@ class ForkOrigin(BaseModel):
 
 
 class Conversation(OwnedDocument):
+    noun = "conversation"
     title: str | None = None
     project_id: PydanticObjectId | None = None
     site_id: PydanticObjectId | None = None
@@ -91,7 +92,31 @@ class Conversation(OwnedDocument):
         ]
 
 
+class ConversationCard(BaseModel):
+    """Projection: a conversation without its window of messages."""
+
+    id: PydanticObjectId = Field(alias="_id")
+    owner_id: PydanticObjectId
+    title: str | None = None
+    project_id: PydanticObjectId | None = None
+    site_id: PydanticObjectId | None = None
+    context: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+    archived: bool = False
+    forked_from: ForkOrigin | None = None
+    message_count: int = 0
+    last_message_at: datetime | None = None
+    activity_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+    class Settings:
+        projection = {"messages": 0}
+
+
 class ConversationArchive(OwnedDocument):
+    noun = "archive bucket"
     conversation_id: PydanticObjectId
     bucket: int
     messages: list[Message] = Field(default_factory=list)

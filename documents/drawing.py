@@ -24,6 +24,7 @@ class DrawingImage(BaseModel):
 
 
 class Drawing(OwnedDocument):
+    noun = "drawing"
     tutorial_slug: str | None = None
     uploaded_image: DrawingImage
     edited_images: list[DrawingImage] = Field(default_factory=list)

@@ -22,6 +22,7 @@ class FileLinks(BaseModel):
 
 
 class StoredFile(OwnedDocument):
+    noun = "file"
     filename: str
     content_type: str
     size: int

@@ -36,6 +36,7 @@ class GenerationUsage(BaseModel):
 
 
 class Generation(OwnedDocument):
+    noun = "generation"
     kind: Literal["ui", "website", "image", "story", "scene"]
     prompt: str
     status: GenerationStatus = "queued"

@@ -10,6 +10,7 @@ from documents.base import OwnedDocument
 
 
 class Project(OwnedDocument):
+    noun = "project"
     name: str
     description: str | None = None
     status: Literal["draft", "active", "completed", "archived"] = "draft"

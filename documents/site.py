@@ -62,6 +62,7 @@ class SitePreview(BaseModel):
 
 
 class Site(OwnedDocument):
+    noun = "site"
     title: str
     description: str | None = None
     conversation_id: PydanticObjectId | None = None
@@ -90,50 +91,117 @@ class Site(OwnedDocument):
         ]
 
 
-Manifest = dict[str, dict[str, Any]]
+class SiteCard(BaseModel):
+    """Projection: a site without its history, manifest or theme, for lists."""
+
+    id: PydanticObjectId = Field(alias="_id")
+    owner_id: PydanticObjectId
+    title: str
+    description: str | None = None
+    conversation_id: PydanticObjectId | None = None
+    project_id: PydanticObjectId | None = None
+    current_version: int = 0
+    published_version: int | None = None
+    preview: SitePreview | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    class Settings:
+        projection = {"versions": 0, "files": 0, "theme": 0}
 
 
-def _apply(manifest: Manifest, change: dict[str, Any]) -> None:
-    if change["op"] == "put":
-        manifest[change["path"]] = {
-            "path": change["path"],
-            "sha256": change["sha256"],
-            "size": change["size"],
-            "content_type": change["content_type"],
-        }
+class SiteHead(SiteCard):
+    """Projection: a site with its current manifest and theme, without its history."""
+
+    theme: dict[str, Any] | None = None
+    files: list[SiteFile] = Field(default_factory=list)
+
+    class Settings:
+        projection = {"versions": 0}
+
+
+class SiteHistory(BaseModel):
+    """What replaying versions reads: the current manifest and the versions."""
+
+    current_version: int = 0
+    files: list[SiteFile] = Field(default_factory=list)
+    versions: list[SiteVersion] = Field(default_factory=list)
+
+
+Manifest = dict[str, SiteFile]
+
+
+def manifest_of(files: list[SiteFile]) -> Manifest:
+    return {f.path: f for f in files}
+
+
+def _apply(manifest: Manifest, change: SiteChange) -> None:
+    if change.op == "put":
+        assert change.sha256 is not None and change.size is not None
+        manifest[change.path] = SiteFile(
+            path=change.path,
+            sha256=change.sha256,
+            size=change.size,
+            content_type=change.content_type or "application/octet-stream",
+        )
     else:
-        manifest.pop(change["path"], None)
+        manifest.pop(change.path, None)
 
 
-def _undo(manifest: Manifest, change: dict[str, Any]) -> None:
-    prev = change.get("prev")
-    if prev is None:
-        manifest.pop(change["path"], None)
+def _undo(manifest: Manifest, change: SiteChange) -> None:
+    if change.prev is None:
+        manifest.pop(change.path, None)
     else:
-        manifest[change["path"]] = {"path": change["path"], **prev}
+        manifest[change.path] = SiteFile(path=change.path, **change.prev.model_dump())
 
 
-def manifest_at(site: dict[str, Any], number: int) -> Manifest:
-    """The files of version `number` (0 = the empty site), from the raw site document."""
-    current = site.get("current_version", 0)
+def apply_changes(manifest: Manifest, changes: list[SiteChange]) -> list[SiteFile]:
+    """The manifest after `changes`, as the sorted file list a site stores."""
+    files = dict(manifest)
+    for change in changes:
+        _apply(files, change)
+    return sorted(files.values(), key=lambda f: f.path)
+
+
+def manifest_at(site: SiteHistory | Site, number: int) -> Manifest:
+    """The files of version `number` (0 = the empty site)."""
+    current = site.current_version
     if not 0 <= number <= current:
         raise ValueError(f"no version {number}")
-    versions = site.get("versions", [])  # versions[i] is number i + 1
+    versions = site.versions  # versions[i] is number i + 1
     if number == current:
-        return {f["path"]: dict(f) for f in site.get("files", [])}
+        return manifest_of(site.files)
     base, manifest = 0, {}
     for version in reversed(versions[:number]):
-        if version.get("checkpoint") is not None:
-            base = version["number"]
-            manifest = {f["path"]: dict(f) for f in version["checkpoint"]}
+        if version.checkpoint is not None:
+            base = version.number
+            manifest = manifest_of(version.checkpoint)
             break
     if number - base <= current - number:
         for version in versions[base:number]:
-            for change in version["changes"]:
+            for change in version.changes:
                 _apply(manifest, change)
         return manifest
-    manifest = {f["path"]: dict(f) for f in site.get("files", [])}
+    manifest = manifest_of(site.files)
     for version in reversed(versions[number:current]):
-        for change in reversed(version["changes"]):
+        for change in reversed(version.changes):
             _undo(manifest, change)
     return manifest
+
+
+class ManifestDiff(BaseModel):
+    added: list[str]
+    removed: list[str]
+    modified: list[str]
+
+
+def diff_manifests(before: Manifest, after: Manifest) -> ManifestDiff:
+    return ManifestDiff(
+        added=sorted(after.keys() - before.keys()),
+        removed=sorted(before.keys() - after.keys()),
+        modified=sorted(
+            path
+            for path in before.keys() & after.keys()
+            if before[path].sha256 != after[path].sha256
+        ),
+    )

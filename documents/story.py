@@ -17,6 +17,7 @@ class StoryText(BaseModel):
 
 
 class Story(OwnedDocument):
+    noun = "story"
     title: str
     text: StoryText
     drawing_id: PydanticObjectId | None = None

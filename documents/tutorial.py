@@ -39,3 +39,21 @@ class Tutorial(TimestampedDocument):
             IndexModel([("slug", ASCENDING)], unique=True, name="slug_unique"),
             IndexModel([("category", ASCENDING), ("slug", ASCENDING)], name="category_slug"),
         ]
+
+
+class TutorialCard(BaseModel):
+    """Projection: a tutorial without its steps, for lists."""
+
+    slug: str
+    category: str
+    subject: Bilingual
+    thumbnail_url: str | None = None
+    description: Bilingual
+    total_steps: int
+
+
+class TutorialHash(BaseModel):
+    """Projection: what the seeder compares."""
+
+    slug: str
+    content_hash: str

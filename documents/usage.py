@@ -18,6 +18,7 @@ from documents.base import OwnedDocument
 
 
 class UsageEvent(OwnedDocument):
+    noun = "usage event"
     request_id: str
     api_key_id: PydanticObjectId | None = None
     provider: str

@@ -7,7 +7,7 @@ update as the phase change (`derive_progress`), so they never disagree with the 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
@@ -46,6 +46,7 @@ class Scene(BaseModel):
 
 
 class Workflow(OwnedDocument):
+    noun = "workflow"
     prompt: str
     title: str | None = None
     enhanced_story: str | None = None
@@ -66,10 +67,24 @@ class Workflow(OwnedDocument):
         ]
 
 
-def derive_progress(phases: list[dict[str, Any]]) -> tuple[str, str | None]:
+class SceneFile(BaseModel):
+    image_file_id: PydanticObjectId | None = None
+
+
+class WorkflowFiles(BaseModel):
+    """Projection: the files a workflow's scenes show."""
+
+    id: PydanticObjectId = Field(alias="_id")
+    scenes: list[SceneFile] = Field(default_factory=list)
+
+    class Settings:
+        projection = {"_id": 1, "scenes.image_file_id": 1}
+
+
+def derive_progress(phases: list[Phase]) -> tuple[str, str | None]:
     """(workflow status, current phase) from the phases, in order."""
-    statuses = [p["status"] for p in phases]
-    current = next((p["name"] for p in phases if p["status"] not in ("completed", "skipped")), None)
+    statuses = [p.status for p in phases]
+    current = next((p.name for p in phases if p.status not in ("completed", "skipped")), None)
     if "failed" in statuses:
         return "failed", current
     if all(s in ("completed", "skipped") for s in statuses):

@@ -10,7 +10,7 @@ import pytest
 from bson import ObjectId
 from fastapi import FastAPI
 
-from app.conversations import service
+from app.conversations import window
 from app.observability import command_recorder
 from documents.conversation import (
     WINDOW_KEEP_MESSAGES,
@@ -392,18 +392,18 @@ async def test_a_roll_interrupted_after_the_copy_loses_nothing_and_shows_nothing
     owner = raw["owner_id"]
     # Step 1 alone, as if the process died before the $pull.
     first_ten = [{**m, "seq": i + 1} for i, m in enumerate(raw["messages"][:10])]
-    await service.copy_to_archive(owner, raw["_id"], 0, first_ten)
+    await window.copy_to_archive(owner, raw["_id"], 0, first_ten)
     midway = await all_messages(client, alice, conversation["id"])
     assert [m["seq"] for m in midway] == list(range(1, total + 1))
     # Step 1 again (a retry) adds nothing twice.
-    await service.copy_to_archive(owner, raw["_id"], 0, first_ten)
+    await window.copy_to_archive(owner, raw["_id"], 0, first_ten)
     bucket = await ConversationArchive.get_pymongo_collection().find_one(
         {"conversation_id": raw["_id"], "bucket": 0}
     )
     assert len(bucket["messages"]) == 10
     # The next roll completes the job.
-    moved = await service.roll_window(owner, raw["_id"])
-    assert moved == 10
+    roll = await window.roll_window(owner, raw["_id"])
+    assert roll.outcome is window.RollOutcome.ROLLED and roll.moved == 10
     after = await all_messages(client, alice, conversation["id"])
     assert [m["content"] for m in after] == [f"m{i + 1}" for i in range(total)]
     state = await _window_state(conversation["id"])

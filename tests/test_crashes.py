@@ -15,11 +15,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app import storage
-from app.cleanup import run_cleanup
 from app.database import get_db
 from app.embedded_server import EmbeddedServer
+from app.jobs.cleanup import run_cleanup
 from app.settings import Settings
+from documents.blob import CHUNKS, FILES
 from tests.factories import TestUser
 from tests.servers import start_server
 
@@ -170,10 +170,8 @@ async def test_acknowledged_writes_survive_kill_9(settings: Settings, app: FastA
     # The killed process's upload leases are abandoned: time them out at once.
     await run_cleanup(blob_grace=timedelta(0), upload_lease_timeout=timedelta(0))
     db = get_db()
-    known = {raw["_id"] async for raw in db[f"{storage.BUCKET}.files"].find({}, {"_id": 1})}
-    orphans = [
-        fid for fid in await db[f"{storage.BUCKET}.chunks"].distinct("files_id") if fid not in known
-    ]
+    known = {raw["_id"] async for raw in db[FILES].find({}, {"_id": 1})}
+    orphans = [fid for fid in await db[CHUNKS].distinct("files_id") if fid not in known]
     assert orphans == []
 
 

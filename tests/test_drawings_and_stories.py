@@ -8,7 +8,7 @@ import httpx
 from bson import ObjectId
 
 from app import storage
-from app.cleanup import run_cleanup
+from app.jobs.cleanup import run_cleanup
 from tests.factories import TestUser
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))

@@ -16,8 +16,9 @@ from bson import ObjectId
 from fastapi import FastAPI
 
 from app import storage
-from app.cleanup import run_cleanup
+from app.jobs.cleanup import run_cleanup
 from app.settings import Settings
+from documents.blob import CHUNKS, FILES
 from tests.factories import TestUser, register_user
 from tests.racing import Racers
 
@@ -238,8 +239,8 @@ async def test_orphan_chunks_of_a_killed_upload_are_collected(
     await process.wait()
     from app.database import get_db
 
-    chunks = get_db()[f"{storage.BUCKET}.chunks"]
-    known = {raw["_id"] async for raw in get_db()[f"{storage.BUCKET}.files"].find({}, {"_id": 1})}
+    chunks = get_db()[CHUNKS]
+    known = {raw["_id"] async for raw in get_db()[FILES].find({}, {"_id": 1})}
     orphans = [fid for fid in await chunks.distinct("files_id") if fid not in known]
     assert orphans, "the killed upload should have left chunks behind"
     # Its lease still stands until it times out, so a sweep keeps the chunks whatever the grace.

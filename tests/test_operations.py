@@ -16,10 +16,11 @@ import httpx
 from pymongo import AsyncMongoClient
 
 from app import storage
-from app.cleanup import run_cleanup
+from app.jobs.cleanup import run_cleanup
 from app.observability import JsonLogFormatter
 from app.settings import Settings
 from documents import GLOBAL_COLLECTIONS, OWNED_DOCUMENTS
+from documents.blob import BLOB_INDEXES
 from tests.factories import make_api_key, register_user
 from tests.racing import Racers
 from tests.test_cli import run_cli
@@ -193,7 +194,6 @@ async def test_cleanup_expires_conversations_and_prunes_windows(
 def test_unique_indexes_of_owned_collections_start_with_owner_id() -> None:
     """The sharding rule: every owned collection shards on owner_id, so each of its unique
     indexes must start with owner_id (README: Scaling)."""
-    from app import storage
 
     checked = 0
     for model in OWNED_DOCUMENTS:
@@ -205,7 +205,7 @@ def test_unique_indexes_of_owned_collections_start_with_owner_id() -> None:
             if document.get("unique"):
                 checked += 1
                 assert next(iter(document["key"])) == "owner_id", (name, document["name"])
-    for collection, indexes in storage.INDEXES.items():
+    for collection, indexes in BLOB_INDEXES.items():
         for index in indexes:
             if index.document.get("unique") and collection.endswith(".files"):
                 checked += 1

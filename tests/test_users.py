@@ -10,8 +10,7 @@ from datetime import datetime
 import httpx
 from fastapi import FastAPI
 
-from app.database import get_db
-from documents.rate_limit import RATE_LIMITS_COLLECTION
+from documents.rate_limit import RateLimitWindow
 from tests.factories import TestUser, make_api_key, register_user
 from tests.racing import Racers, needs_isolation
 
@@ -179,8 +178,8 @@ async def test_delete_account_needs_the_password_and_removes_everything(
 async def _key_windows(key: str, client: httpx.AsyncClient, alice: TestUser) -> list[dict]:
     keys = (await client.get("/api/v1/users/me/api-keys", headers=alice.headers)).json()["items"]
     key_id = next(k["id"] for k in keys if key.startswith(k["prefix"]))
-    windows = get_db()[RATE_LIMITS_COLLECTION].find({"key": f"api_key:{key_id}"})
-    return await windows.to_list()
+    windows = RateLimitWindow.find({"key": f"api_key:{key_id}"})
+    return [window.model_dump(by_alias=True) for window in await windows.to_list()]
 
 
 async def test_first_requests_of_a_rate_limit_window_race_without_errors(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from bson import ObjectId
 
-from app.cleanup import run_cleanup
+from app.jobs.cleanup import run_cleanup
 from tests.factories import TestUser
 
 API = "/api/v1/workflows"

@@ -1,8 +1,9 @@
 """Aggregation pipelines as data: each function returns its stage list.
 
-Rules they keep (DESIGN.md): the owner `$match` comes first (the admin pipeline has none); only
-`$match $group($sum) $sort`; they group fields stored at write time (`day`, `errors`,
-`succeeded`, `timed`, `cost_micros`), and averages are divided in Python afterwards.
+Rules they keep (DESIGN.md): the first stage is a `$match` the caller hands in — the owner
+scope's (`Scope.match`), or the admin report's period alone; only `$match $group($sum) $sort`;
+they group fields stored at write time (`day`, `errors`, `succeeded`, `timed`, `cost_micros`),
+and averages are divided in Python afterwards.
 
 A report with several measures is one `$group` with one accumulator per measure where the
 engine computes them all (`one_group=True`, MongoDB); where it computes only the first
@@ -14,8 +15,6 @@ cannot drift apart. The `mongosh/` scripts run the portable form.
 from __future__ import annotations
 
 from typing import Any
-
-from bson import ObjectId
 
 Pipeline = list[dict[str, Any]]
 
@@ -47,14 +46,15 @@ GENERATION_MEASURES: dict[str, str | None] = {
 }
 
 
-def owner_match(owner_id: ObjectId | None, **conditions: Any) -> dict[str, Any]:
-    """The first stage: the owner (when there is one) before anything else."""
-    return {"$match": conditions if owner_id is None else {"owner_id": owner_id, **conditions}}
+Match = dict[str, Any]
 
 
-def measure_by(
-    match: dict[str, Any], group_field: str | None, summed_field: str | None
-) -> Pipeline:
+def in_period(first_day: str, last_day: str) -> dict[str, Any]:
+    """The condition on the computed `day` for [first_day, last_day]."""
+    return {"day": {"$gte": first_day, "$lte": last_day}}
+
+
+def measure_by(match: Match, group_field: str | None, summed_field: str | None) -> Pipeline:
     """One measure per key: the sum of `summed_field` (or the count) per `group_field` value
     (or over everything when `group_field` is None)."""
     return [
@@ -74,7 +74,7 @@ ALL_MEASURES = "*"
 
 
 def measures_by(
-    match: dict[str, Any],
+    match: Match,
     group_field: str | None,
     measures: dict[str, str | None],
     *,
@@ -91,33 +91,24 @@ def measures_by(
     return {ALL_MEASURES: [match, {"$group": group}, {"$sort": {"_id": 1}}]}
 
 
-def usage_pipelines(
-    owner_id: ObjectId | None,
-    first_day: str,
-    last_day: str,
-    group_by: str,
-    *,
-    one_group: bool = False,
-) -> dict[str, Pipeline]:
-    """Usage events in [first_day, last_day] per `group_by` key."""
-    match = owner_match(owner_id, day={"$gte": first_day, "$lte": last_day})
+def usage_pipelines(match: Match, group_by: str, *, one_group: bool = False) -> dict[str, Pipeline]:
+    """Usage events that pass `match`, per `group_by` key."""
     return measures_by(match, USAGE_GROUP_FIELDS[group_by], USAGE_MEASURES, one_group=one_group)
 
 
 def generation_pipelines(
-    owner_id: ObjectId, group_by: str, *, one_group: bool = False
+    match: Match, group_by: str, *, one_group: bool = False
 ) -> dict[str, Pipeline]:
-    match = owner_match(owner_id)
     return measures_by(
         match, GENERATION_GROUP_FIELDS[group_by], GENERATION_MEASURES, one_group=one_group
     )
 
 
-def count_by(owner_id: ObjectId, field: str) -> Pipeline:
-    """How many of the owner's documents have each value of `field`."""
-    return measure_by(owner_match(owner_id), field, None)
+def count_by(match: Match, field: str) -> Pipeline:
+    """How many matching documents have each value of `field`."""
+    return measure_by(match, field, None)
 
 
-def total_of(owner_id: ObjectId, field: str) -> Pipeline:
-    """The sum of `field` over all of the owner's documents (one row, or none)."""
-    return measure_by(owner_match(owner_id), None, field)
+def total_of(match: Match, field: str) -> Pipeline:
+    """The sum of `field` over the matching documents (one row, or none)."""
+    return measure_by(match, None, field)

@@ -6,12 +6,23 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from beanie import Document
 from bson import ObjectId
 
 from app import engine
 from app.analytics import pipelines
+from app.analytics.schemas import (
+    GenerationReport,
+    GenerationRow,
+    Summary,
+    UsageReport,
+    UsageRow,
+    UsageTotals,
+)
+from app.auth.scoping import owned
 from app.errors import Unprocessable
 from app.money import to_usd
+from documents.base import OwnedDocument
 from documents.conversation import Conversation
 from documents.drawing import Drawing
 from documents.file import StoredFile
@@ -51,15 +62,13 @@ def one_group() -> bool:
 
 
 async def run_measures(
-    model: type, named: dict[str, list[dict[str, Any]]], measures: Iterable[str]
+    model: type[Document], named: dict[str, pipelines.Pipeline], measures: Iterable[str]
 ) -> dict[Any, dict[str, int]]:
     """Run the report's pipelines (one, or one per measure) and join their rows by group key."""
-    collection = model.get_pymongo_collection()
     names = list(measures)
     joined: dict[Any, dict[str, int]] = {}
     for name, pipeline in named.items():
-        cursor = await collection.aggregate(pipeline)
-        async for row in cursor:
+        for row in await model.aggregate(pipeline).to_list():
             sums = joined.setdefault(row["_id"], dict.fromkeys(names, 0))
             if name == pipelines.ALL_MEASURES:
                 sums.update({measure: row[measure] for measure in names})
@@ -68,84 +77,89 @@ async def run_measures(
     return joined
 
 
-def _usage_row(sums: dict[str, int]) -> dict[str, Any]:
-    row = {name: sums.get(name, 0) for name in SUMMED}
-    row["cost_usd"] = to_usd(row["cost_micros"])
+def _usage_totals(sums: dict[str, int]) -> UsageTotals:
     calls = sums.get("calls", 0)
-    row["avg_latency_ms"] = round(sums.get("latency_ms", 0) / calls, 3) if calls else None
-    return row
+    return UsageTotals(
+        **{name: sums.get(name, 0) for name in SUMMED},
+        cost_usd=to_usd(sums.get("cost_micros", 0)),
+        avg_latency_ms=round(sums.get("latency_ms", 0) / calls, 3) if calls else None,
+    )
+
+
+def _sorted_keys(joined: dict[Any, Any]) -> list[Any]:
+    return sorted(joined, key=lambda k: (k is None, str(k)))
 
 
 async def usage_report(
     owner_id: ObjectId | None, first: date | None, last: date | None, group_by: str
-) -> dict[str, Any]:
+) -> UsageReport:
+    """One owner's usage (`owner_id`), or everyone's for administrators (None)."""
     first_day, last_day = period(first, last)
+    when = pipelines.in_period(first_day, last_day)
+    match = owned(UsageEvent, owner_id).match(when) if owner_id else {"$match": when}
     joined = await run_measures(
         UsageEvent,
-        pipelines.usage_pipelines(owner_id, first_day, last_day, group_by, one_group=one_group()),
+        pipelines.usage_pipelines(match, group_by, one_group=one_group()),
         pipelines.USAGE_MEASURES,
     )
-    keys = sorted(joined, key=lambda k: (k is None, str(k)))
     totals = {name: sum(row[name] for row in joined.values()) for name in pipelines.USAGE_MEASURES}
-    return {
-        "group_by": group_by,
-        "from_": first_day,
-        "to": last_day,
-        "items": [{"key": _key(key), **_usage_row(joined[key])} for key in keys],
-        "totals": _usage_row(totals),
-    }
+    return UsageReport(
+        group_by=group_by,
+        from_=first_day,
+        to=last_day,
+        items=[
+            UsageRow(key=_key(key), **_usage_totals(joined[key]).model_dump())
+            for key in _sorted_keys(joined)
+        ],
+        totals=_usage_totals(totals),
+    )
 
 
-async def generation_report(user: User, group_by: str) -> dict[str, Any]:
+async def generation_report(user: User, group_by: str) -> GenerationReport:
     joined = await run_measures(
         Generation,
-        pipelines.generation_pipelines(ObjectId(str(user.id)), group_by, one_group=one_group()),
+        pipelines.generation_pipelines(
+            owned(Generation, user).match(), group_by, one_group=one_group()
+        ),
         pipelines.GENERATION_MEASURES,
     )
     items = []
-    for key in sorted(joined, key=lambda k: (k is None, str(k))):
+    for key in _sorted_keys(joined):
         row = joined[key]
+        timed = row["timed"]
         items.append(
-            {
-                "key": _key(key),
-                "count": row["count"],
-                "succeeded": row["succeeded"],
-                "failed": row["failed"],
-                "avg_duration_ms": round(row["duration_ms"] / row["timed"], 3)
-                if row["timed"]
-                else None,
-            }
+            GenerationRow(
+                key=_key(key),
+                count=row["count"],
+                succeeded=row["succeeded"],
+                failed=row["failed"],
+                avg_duration_ms=round(row["duration_ms"] / timed, 3) if timed else None,
+            )
         )
-    return {"items": items}
+    return GenerationReport(items=items)
 
 
-async def _sum(model: type, owner: ObjectId, field: str) -> int:
-    cursor = await model.get_pymongo_collection().aggregate(pipelines.total_of(owner, field))
-    rows = await cursor.to_list()
+async def _sum(model: type[OwnedDocument], user: User, field: str) -> int:
+    rows = await model.aggregate(pipelines.total_of(owned(model, user).match(), field)).to_list()
     return rows[0]["value"] if rows else 0
 
 
-async def _count(model: type, owner: ObjectId, **conditions: Any) -> int:
-    return await model.get_pymongo_collection().count_documents({"owner_id": owner, **conditions})
+async def _counts(model: type[OwnedDocument], user: User, field: str) -> dict[str, int]:
+    rows = await model.aggregate(pipelines.count_by(owned(model, user).match(), field)).to_list()
+    return {str(row["_id"]): row["value"] for row in rows}
 
 
-async def _counts(model: type, owner: ObjectId, field: str) -> dict[str, int]:
-    cursor = await model.get_pymongo_collection().aggregate(pipelines.count_by(owner, field))
-    return {str(row["_id"]): row["value"] async for row in cursor}
-
-
-async def summary(user: User) -> dict[str, Any]:
-    owner = ObjectId(str(user.id))
-    return {
-        "conversations": await _count(Conversation, owner),
-        "messages": await _sum(Conversation, owner, "message_count"),
-        "sites": await _count(Site, owner),
-        "site_versions": await _sum(Site, owner, "current_version"),
-        "files": await _count(StoredFile, owner),
-        "file_bytes": await _sum(StoredFile, owner, "size"),
-        "generations": await _counts(Generation, owner, "status"),
-        "workflows": await _counts(Workflow, owner, "status"),
-        "drawings": await _count(Drawing, owner),
-        "stories": await _count(Story, owner),
-        "favorite_stories": await _count(Story, owner, is_favorite=True),
-    }
+async def summary(user: User) -> Summary:
+    return Summary(
+        conversations=await owned(Conversation, user).count(),
+        messages=await _sum(Conversation, user, "message_count"),
+        sites=await owned(Site, user).count(),
+        site_versions=await _sum(Site, user, "current_version"),
+        files=await owned(StoredFile, user).count(),
+        file_bytes=await _sum(StoredFile, user, "size"),
+        generations=await _counts(Generation, user, "status"),
+        workflows=await _counts(Workflow, user, "status"),
+        drawings=await owned(Drawing, user).count(),
+        stories=await owned(Story, user).count(),
+        favorite_stories=await owned(Story, user).count({"is_favorite": True}),
+    )

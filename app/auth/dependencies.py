@@ -11,16 +11,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pymongo import ReturnDocument
 
 from app.auth.mail import MailSender
 from app.auth.rate_limit import enforce_rate_limit
 from app.auth.scoping import parse_object_id
-from app.auth.security import API_KEY_PREFIX, decode_bearer, sha256_hex
+from app.auth.security import API_KEY_PREFIX, decode_bearer
+from app.auth.service import use_api_key, user_for_external_identity
 from app.errors import Forbidden, Unauthorized
 from app.settings import Settings
-from documents.api_key import ApiKey
-from documents.base import utcnow
 from documents.user import User
 
 AREAS = (
@@ -67,20 +65,15 @@ MailSenderDep = Annotated[MailSender, Depends(get_mail_sender)]
 async def _user_from_api_key(key: str) -> Principal:
     if not key.startswith(API_KEY_PREFIX) or len(key) > 200:
         raise Unauthorized("Invalid API key.", headers={"WWW-Authenticate": "ApiKey"})
-    # Lookup and usage accounting in one findAndModify: no read-modify-write.
-    raw = await ApiKey.get_pymongo_collection().find_one_and_update(
-        {"key_hash": sha256_hex(key), "revoked_at": None},
-        {"$inc": {"usage.count": 1}, "$set": {"usage.last_used_at": utcnow()}},
-        return_document=ReturnDocument.AFTER,
-    )
-    if raw is None:
+    api_key = await use_api_key(key)
+    if api_key is None:
         raise Unauthorized("Invalid or revoked API key.", headers={"WWW-Authenticate": "ApiKey"})
-    if raw.get("rate_limit_per_minute"):
-        await enforce_rate_limit(f"api_key:{raw['_id']}", raw["rate_limit_per_minute"])
-    user = await User.get(raw["owner_id"])
+    if api_key.rate_limit_per_minute:
+        await enforce_rate_limit(f"api_key:{api_key.id}", api_key.rate_limit_per_minute)
+    user = await User.get(api_key.owner_id)
     if user is None:
         raise Unauthorized("Invalid API key.", headers={"WWW-Authenticate": "ApiKey"})
-    return Principal(user=user, api_key_id=str(raw["_id"]), scopes=tuple(raw["scopes"]))
+    return Principal(user=user, api_key_id=str(api_key.id), scopes=tuple(api_key.scopes))
 
 
 async def get_principal(
@@ -97,8 +90,6 @@ async def get_principal(
         oid = parse_object_id(subject.user_id)
         user = await User.get(oid) if oid else None
     else:
-        from app.auth.service import user_for_external_identity
-
         user = await user_for_external_identity(subject)
     if user is None:
         raise Unauthorized("The token's user no longer exists.")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from pymongo import ReturnDocument
+from beanie import UpdateResponse
 from pymongo.errors import OperationFailure
 
-from app.database import get_db
 from app.engine import is_unique_violation
 from app.errors import TooManyRequests
-from documents.rate_limit import RATE_LIMITS_COLLECTION
+from documents.rate_limit import RateLimitWindow
 
 WINDOW_SECONDS = 60
 
@@ -37,28 +36,20 @@ async def count_request(key: str, window: int) -> int:
     one `$inc` on the existing document; the first request of a window inserts it with count 1;
     a request that loses that insert increments the winner's document.
     """
-    collection = get_db()[RATE_LIMITS_COLLECTION]
     window_id = f"{key}:{window}"
 
     async def increment() -> int | None:
-        counter = await collection.find_one_and_update(
-            {"_id": window_id}, {"$inc": {"count": 1}}, return_document=ReturnDocument.AFTER
+        counter = await RateLimitWindow.find_one({"_id": window_id}).update(
+            {"$inc": {"count": 1}}, response_type=UpdateResponse.NEW_DOCUMENT
         )
-        return None if counter is None else counter["count"]
+        return None if counter is None else counter.hits
 
     count = await increment()
     if count is not None:
         return count
+    expires_at = datetime.fromtimestamp((window + 2) * WINDOW_SECONDS, UTC)
     try:
-        await collection.insert_one(
-            {
-                "_id": window_id,
-                "key": key,
-                "window": window,
-                "count": 1,
-                "expires_at": datetime.fromtimestamp((window + 2) * WINDOW_SECONDS, UTC),
-            }
-        )
+        await RateLimitWindow(id=window_id, key=key, window=window, expires_at=expires_at).insert()
         return 1
     except OperationFailure as exc:
         if not is_unique_violation(exc):

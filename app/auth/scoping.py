@@ -1,32 +1,39 @@
-"""Owner scoping: the one way to query an owned collection.
+"""Owner scoping: the one way to read or write an owned collection.
 
     conversations = owned(Conversation, user)
-    conversation = await conversations.get(conversation_id)   # someone else's id → NotFound
-    page = await conversations.find({"archived": False}).to_list()
+    conversation = await conversations.get_or_404(conversation_id)  # someone else's id → 404
+    page = await conversations.list_page(params, extra={"archived": False})
+    await conversations.update_or_404(conversation_id, {"$set": {"title": "New"}})
 
-Every filter the scope builds starts with `owner_id`, so no route can forget it. A model that
+Every filter a scope builds starts with `owner_id`, so no route, job or report can forget it,
+and on a cluster sharded by owner every query it sends is routed to one shard. A model that
 declares `public_when` can also be read through `readable(Model, user)` (the owner's documents
 plus the public ones) or `public(Model)` (only the public ones, for anonymous readers); both
 scopes refuse to write.
+
+Reads and writes go through Beanie and come back as documents (or projections of them). The raw
+collection stays reachable as `collection` for the few modules that need an operator Beanie
+cannot say (the message-window engine); they still take their filters from `filter()`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
-from beanie import PydanticObjectId
+from beanie import PydanticObjectId, UpdateResponse
 from beanie.odm.queries.find import FindMany
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ReturnDocument
+from pydantic import BaseModel
 from pymongo.asynchronous.collection import AsyncCollection
 
-from app import engine
 from app.errors import NotFound
+from app.pagination import CursorParams, Page, after_cursor, page_of
 from documents.base import OwnedDocument
 from documents.user import User
 
 D = TypeVar("D", bound=OwnedDocument)
+P = TypeVar("P", bound=BaseModel)
 
 
 def parse_object_id(value: Any) -> ObjectId | None:
@@ -49,9 +56,14 @@ class Scope(Generic[D]):
         self.owner_id = owner_id
         self.public_read = public_read
 
+    # --- filters ------------------------------------------------------------------------------
+
     @property
     def collection(self) -> AsyncCollection:
         return self.model.get_pymongo_collection()
+
+    def not_found(self) -> NotFound:
+        return NotFound(f"No such {self.model.noun}.")
 
     def filter(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         if self.public_read and self.model.public_when:
@@ -67,119 +79,167 @@ class Scope(Generic[D]):
             {"$and": [base, extra]} if "$or" in base or "owner_id" in extra else {**base, **extra}
         )
 
-    def _id_filter(self, document_id: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def id_filter(self, document_id: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The filter for one document by a client's id; a malformed id is a 404 like any
+        other id that is not the caller's."""
         oid = parse_object_id(document_id)
         if oid is None:
-            raise NotFound(f"No such {self.model.__name__.lower()}.")
+            raise self.not_found()
         return self.filter({"_id": oid, **(extra or {})})
+
+    def match(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The first stage of an aggregation over this scope."""
+        return {"$match": self.filter(extra)}
 
     def _writable(self) -> None:
         if self.public_read:
             raise RuntimeError("a public-read scope cannot write")
 
-    def find(self, extra: dict[str, Any] | None = None, **kwargs: Any) -> FindMany[D]:
-        return self.model.find(self.filter(extra), **kwargs)
+    # --- reads --------------------------------------------------------------------------------
 
-    async def get(self, document_id: Any, **kwargs: Any) -> D:
-        document = await self.model.find_one(self._id_filter(document_id), **kwargs)
-        if document is None:
-            raise NotFound(f"No such {self.model.__name__.lower()}.")
-        return document
+    @overload
+    def find(self, extra: dict[str, Any] | None = None) -> FindMany[D]: ...
+    @overload
+    def find(
+        self, extra: dict[str, Any] | None = None, *, projection_model: type[P]
+    ) -> FindMany[P]: ...
+    def find(
+        self,
+        extra: dict[str, Any] | None = None,
+        *,
+        projection_model: type[BaseModel] | None = None,
+    ) -> FindMany[Any]:
+        return self.model.find(self.filter(extra), projection_model=projection_model)
 
-    async def get_raw(self, document_id: Any, projection: dict[str, Any] | None = None) -> dict:
-        raw = await self.collection.find_one(self._id_filter(document_id), projection)
-        if raw is None:
-            raise NotFound(f"No such {self.model.__name__.lower()}.")
-        return raw
+    @overload
+    async def get_or_404(self, document_id: Any, *, extra: dict[str, Any] | None = None) -> D: ...
+    @overload
+    async def get_or_404(
+        self, document_id: Any, *, extra: dict[str, Any] | None = None, projection_model: type[P]
+    ) -> P: ...
+    async def get_or_404(
+        self,
+        document_id: Any,
+        *,
+        extra: dict[str, Any] | None = None,
+        projection_model: type[BaseModel] | None = None,
+    ) -> Any:
+        found = await self.model.find_one(
+            self.id_filter(document_id, extra), projection_model=projection_model
+        )
+        if found is None:
+            raise self.not_found()
+        return found
 
-    async def exists(self, document_id: Any) -> bool:
+    async def find_one(
+        self,
+        extra: dict[str, Any] | None = None,
+        *,
+        projection_model: type[BaseModel] | None = None,
+    ) -> Any:
+        return await self.model.find_one(self.filter(extra), projection_model=projection_model)
+
+    async def exists(self, document_id: Any, extra: dict[str, Any] | None = None) -> bool:
         oid = parse_object_id(document_id)
         if oid is None:
             return False
-        found = await self.collection.find_one(self.filter({"_id": oid}), {"_id": 1})
-        return found is not None
+        return await self.any({"_id": oid, **(extra or {})})
+
+    async def any(self, extra: dict[str, Any]) -> bool:
+        return await self.model.find(self.filter(extra)).limit(1).count() > 0
+
+    async def count(self, extra: dict[str, Any] | None = None) -> int:
+        return await self.model.find(self.filter(extra)).count()
+
+    async def distinct(self, field: str, extra: dict[str, Any] | None = None) -> list[Any]:
+        return await self.model.distinct(field, self.filter(extra))
+
+    async def list_page(
+        self,
+        params: CursorParams,
+        *,
+        extra: dict[str, Any] | None = None,
+        sort_field: str = "_id",
+        projection_model: type[BaseModel] | None = None,
+    ) -> Page[Any]:
+        """One page, newest first by (`sort_field`, `_id`), and the cursor of the next."""
+        after = after_cursor(sort_field, params.cursor)
+        parts = [part for part in (extra, after) if part]
+        where = {"$and": parts} if len(parts) > 1 else (parts[0] if parts else None)
+        order = ["-_id"] if sort_field == "_id" else [f"-{sort_field}", "-_id"]
+        rows = (
+            await self.find(where, projection_model=projection_model)  # type: ignore[call-overload]
+            .sort(*order)
+            .limit(params.limit + 1)
+            .to_list()
+        )
+        return page_of(rows, params.limit, sort_field)
+
+    # --- writes -------------------------------------------------------------------------------
 
     def new(self, **fields: Any) -> D:
         self._writable()
         assert self.owner_id is not None
         return self.model(owner_id=PydanticObjectId(self.owner_id), **fields)
 
-    async def find_one_and_update(
+    async def update(
         self,
         document_id: Any,
         update: dict[str, Any],
         *,
         extra: dict[str, Any] | None = None,
-        return_after: bool = True,
-        projection: dict[str, Any] | None = None,
-    ) -> dict | None:
-        """One atomic findAndModify on one owned document; None when nothing matched.
-
-        `projection` is sent where the engine implements findAndModify's `fields`
-        (`app/engine.py`); elsewhere the whole document comes back, so callers must not rely on
-        fields being absent, and documents stay bounded so that this is cheap."""
+        before: bool = False,
+    ) -> D | None:
+        """One atomic findAndModify on one owned document, guarded by `extra`: the document
+        after (or `before`) the update, None when nothing matched."""
         self._writable()
-        fields = projection if engine.profile().find_and_modify_projection else None
-        return await self.collection.find_one_and_update(
-            self._id_filter(document_id, extra),
+        return await self.model.find_one(self.id_filter(document_id, extra)).update(
             update,
-            projection=fields,
-            return_document=ReturnDocument.AFTER if return_after else ReturnDocument.BEFORE,
+            response_type=UpdateResponse.OLD_DOCUMENT if before else UpdateResponse.NEW_DOCUMENT,
         )
+
+    async def update_or_404(
+        self, document_id: Any, update: dict[str, Any], *, extra: dict[str, Any] | None = None
+    ) -> D:
+        updated = await self.update(document_id, update, extra=extra)
+        if updated is None:
+            raise self.not_found()
+        return updated
 
     async def update_many(self, extra: dict[str, Any], update: dict[str, Any]) -> int:
         self._writable()
-        result = await self.collection.update_many(self.filter(extra), update)
-        return result.matched_count
+        result = await self.model.find(self.filter(extra)).update_many(update)
+        return result.matched_count if result is not None else 0
 
-    async def delete_one(self, document_id: Any) -> bool:
+    async def delete_or_404(self, document_id: Any) -> ObjectId:
+        """Delete one owned document; its id, for what the caller deletes next."""
         self._writable()
-        result = await self.collection.delete_one(self._id_filter(document_id))
-        return result.deleted_count == 1
+        filter_ = self.id_filter(document_id)
+        result = await self.model.find_one(filter_).delete()
+        if result is None or result.deleted_count != 1:
+            raise self.not_found()
+        return filter_["_id"]
 
     async def delete_many(self, extra: dict[str, Any] | None = None) -> int:
         self._writable()
-        result = await self.collection.delete_many(self.filter(extra))
-        return result.deleted_count
-
-    async def newest_first(
-        self,
-        extra: dict[str, Any] | None,
-        *,
-        limit: int,
-        cursor: str | None,
-        projection: dict[str, Any] | None = None,
-    ) -> tuple[list[dict], str | None]:
-        """One page of raw documents, newest first, and the cursor of the next page."""
-        from app.pagination import after_cursor, page_of
-
-        conditions = {**(extra or {}), **after_cursor("_id", cursor)}
-        rows = (
-            await self.collection.find(self.filter(conditions), projection)
-            .sort("_id", -1)
-            .limit(limit + 1)
-            .to_list()
-        )
-        return page_of(rows, limit, "_id")
-
-    async def count(self, extra: dict[str, Any] | None = None) -> int:
-        return await self.collection.count_documents(self.filter(extra))
+        result = await self.model.find(self.filter(extra)).delete()
+        return result.deleted_count if result is not None else 0
 
 
-def _owner_id(user: User | ObjectId) -> ObjectId:
+def owner_id_of(user: User | ObjectId) -> ObjectId:
     return user if isinstance(user, ObjectId) else ObjectId(str(user.id))
 
 
 def owned(model: type[D], user: User | ObjectId) -> Scope[D]:
     """The caller's own documents of `model`: read and write."""
-    return Scope(model, _owner_id(user))
+    return Scope(model, owner_id_of(user))
 
 
 def readable(model: type[D], user: User | ObjectId) -> Scope[D]:
     """The caller's own documents plus the public ones (`model.public_when`); read-only."""
     if model.public_when is None:
         raise TypeError(f"{model.__name__} has no public read rule")
-    return Scope(model, _owner_id(user), public_read=True)
+    return Scope(model, owner_id_of(user), public_read=True)
 
 
 def public(model: type[D]) -> Scope[D]:

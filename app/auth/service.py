@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from beanie import UpdateResponse
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import OperationFailure
 
 from app.auth.mail import Mail, MailSender
@@ -18,6 +18,7 @@ from app.auth.security import (
 )
 from app.engine import is_unique_violation
 from app.errors import BadRequest, Conflict, Unauthorized
+from documents.api_key import ApiKey
 from documents.base import utcnow
 from documents.outbox import OutboxMessage
 from documents.user import ExternalIdentity, User
@@ -67,9 +68,7 @@ async def _send_token(user: User, kind: str, lifetime: timedelta, sender: MailSe
     await message.insert()
     subject, text = MAIL_TEXT[kind]
     await sender.send(Mail(to=user.email, subject=subject, text=text.format(token=token)))
-    await OutboxMessage.get_pymongo_collection().update_one(
-        {"_id": message.id}, {"$set": {"sent_at": utcnow()}}
-    )
+    await OutboxMessage.find_one({"_id": message.id}).update({"$set": {"sent_at": utcnow()}})
 
 
 async def request_verification(user: User, sender: MailSender) -> None:
@@ -80,31 +79,28 @@ async def request_verification(user: User, sender: MailSender) -> None:
 async def _consume_token(token: str, kind: str) -> ObjectId:
     """Mark the token used in one findAndModify, so it works exactly once."""
     now = utcnow()
-    raw = await OutboxMessage.get_pymongo_collection().find_one_and_update(
+    message = await OutboxMessage.find_one(
         {
             "token_hash": sha256_hex(token),
             "kind": kind,
             "used_at": None,
             "expires_at": {"$gt": now},
-        },
-        {"$set": {"used_at": now}},
-        return_document=ReturnDocument.AFTER,
-    )
-    if raw is None:
+        }
+    ).update({"$set": {"used_at": now}}, response_type=UpdateResponse.NEW_DOCUMENT)
+    if message is None or message.user_id is None:
         raise BadRequest("The token is invalid, expired or already used.")
-    return raw["user_id"]
+    return message.user_id
 
 
 async def verify_email(token: str) -> User:
     user_id = await _consume_token(token, "verify")
-    raw = await User.get_pymongo_collection().find_one_and_update(
-        {"_id": user_id},
+    user = await User.find_one({"_id": user_id}).update(
         {"$set": {"email_verified": True, "updated_at": utcnow()}},
-        return_document=ReturnDocument.AFTER,
+        response_type=UpdateResponse.NEW_DOCUMENT,
     )
-    if raw is None:
+    if user is None:
         raise BadRequest("The account no longer exists.")
-    return User.model_validate(raw)
+    return user
 
 
 async def forgot_password(email: str, sender: MailSender) -> None:
@@ -115,9 +111,17 @@ async def forgot_password(email: str, sender: MailSender) -> None:
 
 async def reset_password(token: str, password: str) -> None:
     user_id = await _consume_token(token, "reset")
-    await User.get_pymongo_collection().update_one(
-        {"_id": user_id},
-        {"$set": {"password_hash": hash_password(password), "updated_at": utcnow()}},
+    await User.find_one({"_id": user_id}).update(
+        {"$set": {"password_hash": hash_password(password), "updated_at": utcnow()}}
+    )
+
+
+async def use_api_key(key: str) -> ApiKey | None:
+    """The live key with this secret, its usage counted in the same findAndModify (no
+    read-modify-write); None for an unknown or revoked key."""
+    return await ApiKey.find_one({"key_hash": sha256_hex(key), "revoked_at": None}).update(
+        {"$inc": {"usage.count": 1}, "$set": {"usage.last_used_at": utcnow()}},
+        response_type=UpdateResponse.NEW_DOCUMENT,
     )
 
 
@@ -129,22 +133,20 @@ async def user_for_external_identity(subject: TokenSubject) -> User:
     the losers of the user insert find the winner's document: one user, whatever the timing and
     whatever code the engine reports a unique violation with.
     """
-    identities = ExternalIdentity.get_pymongo_collection()
     key = {"issuer": subject.issuer, "sub": subject.external_sub}
-    identity = await identities.find_one(key)
+    identity = await ExternalIdentity.find_one(key)
     if identity is None:
-        now = utcnow()
-        claim = {**key, "user_id": ObjectId(), "created_at": now, "updated_at": now}
+        claim = ExternalIdentity(**key, user_id=ObjectId())
         try:
-            await identities.insert_one(claim)
+            await claim.insert()
             identity = claim
         except OperationFailure as exc:
             if not is_unique_violation(exc):
                 raise
-            identity = await identities.find_one(key)
+            identity = await ExternalIdentity.find_one(key)
             if identity is None:  # the unique index only fails when the row exists
                 raise
-    user_id = identity["user_id"]
+    user_id = identity.user_id
     user = await User.get(user_id)
     if user is not None:
         return user

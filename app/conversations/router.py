@@ -18,13 +18,12 @@ from app.conversations.schemas import (
     MessagePatch,
     MessageRead,
 )
-from app.schemas import Limit, ObjectIdIn, Page
+from app.pagination import Limit, Page, Pagination
+from app.schemas import ObjectIdIn
 
 router = APIRouter(
     prefix="/conversations", tags=["conversations"], dependencies=[require_area("conversations")]
 )
-
-Cursor = Annotated[str | None, Query(max_length=500)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConversationRead)
@@ -35,18 +34,16 @@ async def create_conversation(body: ConversationCreate, user: CurrentUser):
 @router.get("", response_model=Page[ConversationRead])
 async def list_conversations(
     user: CurrentUser,
+    params: Pagination,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     project_id: Annotated[ObjectIdIn | None, Query()] = None,
     archived: bool = False,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Cursor = None,
 ):
     """Newest activity first. `q` matches the title and message text, case-insensitively and
     literally. Archived conversations are listed only with `archived=true`."""
-    items, next_cursor = await service.list_conversations(
-        user, q=q, project_id=project_id, archived=archived, limit=limit, cursor=cursor
+    return await service.list_conversations(
+        user, params, q=q, project_id=project_id, archived=archived
     )
-    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post("/bulk", response_model=BulkResult)
@@ -86,10 +83,7 @@ async def list_messages(
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ):
     """The latest `limit` messages (before seq `before`) in seq order."""
-    items, next_cursor = await service.list_messages(
-        user, conversation_id, limit=limit, before=before
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    return await service.list_messages(user, conversation_id, limit=limit, before=before)
 
 
 @router.patch("/{conversation_id}/messages/{message_id}", response_model=MessageRead)
@@ -103,7 +97,7 @@ async def edit_message(
 async def branch(conversation_id: str, message_id: str, user: CurrentUser):
     """The path from the root to the message, following `parent_id`."""
     _, path = await service.branch_messages(user, conversation_id, message_id)
-    return {"items": path, "next_cursor": None}
+    return Page(items=path)
 
 
 @router.post(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
 from app.drawings import service
 from app.drawings.schemas import DrawingRead
-from app.schemas import Limit, Page
+from app.pagination import Page, Pagination
 
 router = APIRouter(prefix="/drawings", tags=["drawings"], dependencies=[require_area("drawings")])
 
@@ -60,12 +60,10 @@ async def add_edit(drawing_id: str, request: Request, user: CurrentUser, setting
 @router.get("", response_model=Page[DrawingRead])
 async def list_drawings(
     user: CurrentUser,
+    params: Pagination,
     tutorial_slug: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
-    items, next_cursor = await service.list_drawings(user, tutorial_slug, limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    return await service.list_drawings(user, params, tutorial_slug=tutorial_slug)
 
 
 @router.get("/{drawing_id}", response_model=DrawingRead)

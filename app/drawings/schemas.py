@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, Field
 
 from app.schemas import IdStr, ResourceRead
 
 
 class DrawingImageRead(BaseModel):
-    id: IdStr
+    id: IdStr = Field(validation_alias=AliasChoices("id", "file_id"))  # the image's file
     filename: str
     content_type: str
     size: int

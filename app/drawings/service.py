@@ -10,14 +10,15 @@ from bson import ObjectId
 
 from app.auth.scoping import Scope, owned
 from app.content_types import sniff
-from app.errors import NotFound, Unprocessable, UnsupportedMediaType
+from app.errors import Unprocessable, UnsupportedMediaType
 from app.files.service import store_upload
+from app.pagination import CursorParams, Page
+from app.tutorials.service import tutorial_exists
 from app.uploads import MultipartUpload
 from documents.base import utcnow
-from documents.drawing import MAX_EDITS, Drawing
+from documents.drawing import MAX_EDITS, Drawing, DrawingImage
 from documents.file import StoredFile
 from documents.story import Story
-from documents.tutorial import Tutorial
 from documents.user import User
 
 DRAWING_TYPES = {"image/png", "image/jpeg", "image/webp"}
@@ -26,18 +27,6 @@ SNIFF_BYTES = 12
 
 def drawings_of(user: User | ObjectId) -> Scope[Drawing]:
     return owned(Drawing, user)
-
-
-def _image_view(image: dict[str, Any]) -> dict[str, Any]:
-    return {**image, "id": image["file_id"]}
-
-
-def drawing_view(raw: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **raw,
-        "uploaded_image": _image_view(raw["uploaded_image"]),
-        "edited_images": [_image_view(i) for i in raw.get("edited_images", [])],
-    }
 
 
 class ImageUpload(MultipartUpload):
@@ -61,72 +50,76 @@ class ImageUpload(MultipartUpload):
             raise UnsupportedMediaType("A drawing must be a PNG, JPEG or WebP image.")
 
 
-async def _store_image(user: User, upload: ImageUpload, drawing_id: ObjectId, kind: str) -> dict:
+async def _store_image(
+    user: User, upload: ImageUpload, drawing_id: ObjectId, kind: str
+) -> DrawingImage:
     handle = await store_upload(user, upload, kind=kind, links={"drawing_id": drawing_id})
-    return {
-        "file_id": handle.id,
-        "sha256": handle.sha256,
-        "filename": handle.filename,
-        "content_type": handle.content_type,
-        "size": handle.size,
-        "created_at": handle.created_at,
-    }
+    return DrawingImage(
+        file_id=handle.id,
+        sha256=handle.sha256,
+        filename=handle.filename,
+        content_type=handle.content_type,
+        size=handle.size,
+        created_at=handle.created_at,
+    )
 
 
-async def create_drawing(user: User, upload: ImageUpload) -> dict[str, Any]:
+async def create_drawing(user: User, upload: ImageUpload) -> Drawing:
     drawing_id = ObjectId()
     image = await _store_image(user, upload, drawing_id, "drawing")
     slug = upload.fields.get("tutorial_slug") or None
-    if slug is not None and await Tutorial.find_one({"slug": slug}) is None:
-        await owned(StoredFile, user).delete_one(image["file_id"])
+    if slug is not None and not await tutorial_exists(slug):
+        await owned(StoredFile, user).delete_or_404(image.file_id)
         raise Unprocessable(f"There is no tutorial `{slug}`.", field="body.tutorial_slug")
     drawing = drawings_of(user).new(id=drawing_id, tutorial_slug=slug, uploaded_image=image)
     await drawing.insert()
-    return drawing_view(drawing.model_dump() | {"_id": drawing.id})
+    return drawing
 
 
-async def add_edit(user: User, drawing_id: str, upload: ImageUpload) -> dict[str, Any]:
+async def add_edit(user: User, drawing_id: str, upload: ImageUpload) -> Drawing:
     scope = drawings_of(user)
-    raw = await scope.get_raw(drawing_id, {"_id": 1})  # a foreign id is 404 before any upload
-    image = await _store_image(user, upload, raw["_id"], "drawing-edit")
-    updated = await scope.find_one_and_update(
-        raw["_id"],
+    if not await scope.exists(drawing_id):  # a foreign id is 404 before any upload
+        raise scope.not_found()
+    oid = ObjectId(drawing_id)
+    image = await _store_image(user, upload, oid, "drawing-edit")
+    updated = await scope.update(
+        oid,
         {
-            "$push": {"edited_images": image},
+            "$push": {"edited_images": image.model_dump()},
             "$inc": {"edit_count": 1},
             "$set": {"updated_at": utcnow()},
         },
         extra={"edit_count": {"$lt": MAX_EDITS}},
     )
     if updated is None:
-        await owned(StoredFile, user).delete_one(image["file_id"])
-        if await scope.exists(raw["_id"]):
+        await owned(StoredFile, user).delete_or_404(image.file_id)
+        if await scope.exists(oid):
             raise Unprocessable(f"A drawing keeps at most {MAX_EDITS} edits.")
-        raise NotFound("No such drawing.")
-    return drawing_view(updated)
+        raise scope.not_found()
+    return updated
 
 
-async def get_drawing(user: User, drawing_id: str) -> dict[str, Any]:
-    return drawing_view(await drawings_of(user).get_raw(drawing_id))
+async def get_drawing(user: User, drawing_id: str) -> Drawing:
+    return await drawings_of(user).get_or_404(drawing_id)
 
 
 async def list_drawings(
-    user: User, tutorial_slug: str | None, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    scope = drawings_of(user)
+    user: User, params: CursorParams, *, tutorial_slug: str | None
+) -> Page[Drawing]:
     conditions: dict[str, Any] = {}
     if tutorial_slug:
         conditions["tutorial_slug"] = tutorial_slug
-    rows, next_cursor = await scope.newest_first(conditions, limit=limit, cursor=cursor)
-    return [drawing_view(r) for r in rows], next_cursor
+    return await drawings_of(user).list_page(params, extra=conditions)
 
 
 async def delete_drawing(user: User, drawing_id: str) -> None:
     """The drawing and its image files go; its stories stay, unlinked."""
     scope = drawings_of(user)
-    raw = await scope.get_raw(drawing_id, {"_id": 1})
+    if not await scope.exists(drawing_id):
+        raise scope.not_found()
+    oid = ObjectId(drawing_id)
     await owned(Story, user).update_many(
-        {"drawing_id": raw["_id"]}, {"$set": {"drawing_id": None, "updated_at": utcnow()}}
+        {"drawing_id": oid}, {"$set": {"drawing_id": None, "updated_at": utcnow()}}
     )
-    await scope.delete_one(raw["_id"])
-    await owned(StoredFile, user).delete_many({"links.drawing_id": raw["_id"]})
+    await scope.delete_or_404(oid)
+    await owned(StoredFile, user).delete_many({"links.drawing_id": oid})

@@ -9,7 +9,7 @@ from app.auth.dependencies import CurrentUser, SettingsDep, require_area
 from app.blob_responses import blob_response, content_disposition
 from app.files import service
 from app.files.schemas import FileRead
-from app.schemas import Limit, Page
+from app.pagination import Page, Pagination
 from app.uploads import MultipartUpload
 
 router = APIRouter(prefix="/files", tags=["files"], dependencies=[require_area("files")])
@@ -50,12 +50,10 @@ async def upload_file(request: Request, user: CurrentUser, settings: SettingsDep
 @router.get("", response_model=Page[FileRead])
 async def list_files(
     user: CurrentUser,
+    params: Pagination,
     kind: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
-    items, next_cursor = await service.list_files(user, kind=kind, limit=limit, cursor=cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    return await service.list_files(user, params, kind=kind)
 
 
 @router.get("/{file_id}", response_model=FileRead)

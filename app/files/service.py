@@ -8,11 +8,11 @@ from typing import Any
 from bson import ObjectId
 
 from app import storage
-from app.auth.scoping import owned
+from app.auth.scoping import owned, parse_object_id
 from app.content_types import IMAGE_TYPES, detect, safe_filename
-from app.errors import NotFound, Unprocessable
+from app.errors import Unprocessable
 from app.links import require_owned_links
-from app.pagination import after_cursor, page_of
+from app.pagination import CursorParams, Page
 from app.uploads import MultipartUpload
 from documents import LINKABLE
 from documents.file import StoredFile
@@ -75,45 +75,41 @@ async def _record_handle(
 
 
 async def get_file(user: User, file_id: str) -> StoredFile:
-    return await owned(StoredFile, user).get(file_id)
+    return await owned(StoredFile, user).get_or_404(file_id)
 
 
 async def list_files(
     user: User,
+    params: CursorParams,
     *,
-    kind: str | None,
-    limit: int,
-    cursor: str | None,
+    kind: str | None = None,
     extra: dict[str, Any] | None = None,
-) -> tuple[list[StoredFile], str | None]:
-    conditions: dict[str, Any] = {**(extra or {}), **after_cursor("_id", cursor)}
+) -> Page[StoredFile]:
+    conditions: dict[str, Any] = dict(extra or {})
     if kind is not None:
         conditions["kind"] = kind
-    rows = await owned(StoredFile, user).find(conditions).sort("-_id").limit(limit + 1).to_list()
-    return page_of(rows, limit, "_id")
+    return await owned(StoredFile, user).list_page(params, extra=conditions)
 
 
 async def delete_file(user: User, file_id: str) -> None:
     """Only the handle goes; the blob stays while anything else (a site version, a drawing, a
     scene, another handle) references it, and `cleanup` collects it once nothing does."""
-    if not await owned(StoredFile, user).delete_one(file_id):
-        raise NotFound("No such file.")
+    await owned(StoredFile, user).delete_or_404(file_id)
 
 
 async def file_to_reference(
     user: User, file_id: str, field: str, *, images_only: bool = False
-) -> dict[str, Any]:
+) -> StoredFile:
     """One of the caller's files that a document is about to reference (a site change, a
     preview, a scene or story image): its handle, with the blob marked as just referenced so
     garbage collection's grace period covers the write that follows. Otherwise 422."""
-    files = owned(StoredFile, user)
-    handle = await files.collection.find_one(files.filter({"_id": ObjectId(file_id)}))
-    if handle is None or (images_only and handle["content_type"] not in IMAGE_TYPES):
+    handle = await owned(StoredFile, user).find_one({"_id": parse_object_id(file_id)})
+    if handle is None or (images_only and handle.content_type not in IMAGE_TYPES):
         detail = (
             f"`{field}` must be one of your image files."
             if images_only
             else f"`{field}` is not one of your files."
         )
         raise Unprocessable(detail, field=f"body.{field}")
-    await storage.touch(ObjectId(str(user.id)), handle["sha256"])
+    await storage.touch(handle.owner_id, handle.sha256)
     return handle

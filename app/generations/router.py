@@ -7,7 +7,8 @@ from fastapi import APIRouter, Query, Response, status
 from app.auth.dependencies import CurrentUser, require_area
 from app.generations import service
 from app.generations.schemas import GenerationCreate, GenerationPatch, GenerationRead, Kind, Status
-from app.schemas import Limit, ObjectIdIn, Page
+from app.pagination import Page, Pagination
+from app.schemas import ObjectIdIn
 
 router = APIRouter(
     prefix="/generations", tags=["generations"], dependencies=[require_area("generations")]
@@ -22,19 +23,13 @@ async def create_generation(body: GenerationCreate, user: CurrentUser):
 @router.get("", response_model=Page[GenerationRead])
 async def list_generations(
     user: CurrentUser,
+    params: Pagination,
     status_: Annotated[Status | None, Query(alias="status")] = None,
     kind: Kind | None = None,
     project_id: Annotated[ObjectIdIn | None, Query()] = None,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
-    items, next_cursor = await service.list_generations(
-        user,
-        filters={"status": status_, "kind": kind, "project_id": project_id},
-        limit=limit,
-        cursor=cursor,
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    filters = {"status": status_, "kind": kind, "project_id": project_id}
+    return await service.list_generations(user, params, filters=filters)
 
 
 @router.get("/{generation_id}", response_model=GenerationRead)

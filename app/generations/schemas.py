@@ -4,9 +4,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, computed_field
 
-from app.money import UsdIn
+from app.money import UsdIn, to_usd
 from app.schemas import IdStr, ObjectIdIn, ResourceRead, StrictInput
 
 Kind = Literal["ui", "website", "image", "story", "scene"]
@@ -55,7 +55,11 @@ class GenerationUsageRead(BaseModel):
     completion_tokens: int
     total_tokens: int
     cost_micros: int
-    cost_usd: float
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost_usd(self) -> float:
+        return to_usd(self.cost_micros)
 
 
 class GenerationRead(ResourceRead):

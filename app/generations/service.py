@@ -9,10 +9,11 @@ from bson import ObjectId
 
 from app.auth.scoping import owned
 from app.conversations.service import message_exists
-from app.errors import Conflict, NotFound, Unprocessable
+from app.errors import Conflict, Unprocessable
 from app.generations.schemas import GenerationCreate, GenerationPatch
 from app.links import require_owned_links
-from app.money import to_micros, to_usd
+from app.money import to_micros
+from app.pagination import CursorParams, Page
 from app.usage.service import record_usage_event
 from documents.base import day_of, utcnow
 from documents.file import StoredFile
@@ -20,14 +21,7 @@ from documents.generation import TRANSITIONS, Generation
 from documents.user import User
 
 
-def generation_view(raw: dict[str, Any]) -> dict[str, Any]:
-    usage = raw.get("usage")
-    if usage:
-        usage = {**usage, "cost_usd": to_usd(usage.get("cost_micros", 0))}
-    return {**raw, "usage": usage}
-
-
-async def create_generation(user: User, body: GenerationCreate) -> dict[str, Any]:
+async def create_generation(user: User, body: GenerationCreate) -> Generation:
     links = await require_owned_links(
         user, project_id=body.project_id, conversation_id=body.conversation_id
     )
@@ -48,25 +42,25 @@ async def create_generation(user: User, body: GenerationCreate) -> dict[str, Any
         **links,
     )
     await generation.insert()
-    return generation_view(generation.model_dump() | {"_id": generation.id})
+    return generation
 
 
-async def get_generation(user: User, generation_id: str) -> dict[str, Any]:
-    return generation_view(await owned(Generation, user).get_raw(generation_id))
+async def get_generation(user: User, generation_id: str) -> Generation:
+    return await owned(Generation, user).get_or_404(generation_id)
 
 
 async def list_generations(
-    user: User, *, filters: dict[str, Any], limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    scope = owned(Generation, user)
+    user: User, params: CursorParams, *, filters: dict[str, Any]
+) -> Page[Generation]:
     conditions = {k: v for k, v in filters.items() if v is not None}
     if "project_id" in conditions:
         conditions["project_id"] = ObjectId(conditions["project_id"])
-    rows, next_cursor = await scope.newest_first(conditions, limit=limit, cursor=cursor)
-    return [generation_view(r) for r in rows], next_cursor
+    return await owned(Generation, user).list_page(params, extra=conditions)
 
 
-async def transition_generation(user: User, generation_id: str, patch: GenerationPatch) -> dict:
+async def transition_generation(
+    user: User, generation_id: str, patch: GenerationPatch
+) -> Generation:
     """Move to `patch.status` if the current status allows it. Retrying the same transition is
     harmless: it answers the generation as it is, and its usage is recorded once."""
     scope = owned(Generation, user)
@@ -100,57 +94,49 @@ async def transition_generation(user: User, generation_id: str, patch: Generatio
     if patch.duration_ms is not None:
         changes["duration_ms"] = patch.duration_ms
         changes["timed"] = 1
-    updated = await scope.find_one_and_update(
+    updated = await scope.update(
         generation_id, {"$set": changes}, extra={"status": {"$in": allowed_from}}
     )
     if updated is None:
-        current = await scope.get_raw(generation_id)
-        if current["status"] != patch.status or not allowed_from:
-            raise Conflict(
-                f"A generation that is {current['status']} cannot become {patch.status}."
-            )
+        current = await scope.get_or_404(generation_id)
+        if current.status != patch.status or not allowed_from:
+            raise Conflict(f"A generation that is {current.status} cannot become {patch.status}.")
         updated = current  # a retry of the transition that already happened
-    if (
-        updated.get("duration_ms") is None
-        and updated.get("completed_at")
-        and updated.get("started_at")
-    ):
-        elapsed = int((updated["completed_at"] - updated["started_at"]).total_seconds() * 1000)
+    if updated.duration_ms is None and updated.completed_at and updated.started_at:
+        elapsed = int((updated.completed_at - updated.started_at).total_seconds() * 1000)
         updated = (
-            await scope.find_one_and_update(
-                updated["_id"],
+            await scope.update(
+                updated.id,
                 {"$set": {"duration_ms": elapsed, "timed": 1}},
                 extra={"duration_ms": None},
             )
             or updated
         )
-    if updated.get("usage"):
+    if updated.usage is not None:
         await _record_generation_usage(user, updated)
-    return generation_view(updated)
+    return updated
 
 
-async def _record_generation_usage(user: User, generation: dict[str, Any]) -> None:
+async def _record_generation_usage(user: User, generation: Generation) -> None:
     """One usage event per generation, keyed `generation:<id>`: retries never count twice."""
-    usage = generation["usage"]
+    usage = generation.usage
+    assert usage is not None
     await record_usage_event(
         user,
-        {
-            "request_id": f"generation:{generation['_id']}",
-            "provider": usage.get("provider") or "unspecified",
-            "model": generation.get("model") or "unspecified",
-            "operation": f"generate:{generation['kind']}",
-            "prompt_tokens": usage.get("prompt_tokens", 0),
-            "completion_tokens": usage.get("completion_tokens", 0),
-            "cost_micros": usage.get("cost_micros", 0),
-            "latency_ms": generation.get("duration_ms") or 0,
-            "status": "error" if generation["status"] == "failed" else "ok",
-            "source": "generation",
-            "generation_id": generation["_id"],
-            "occurred_at": generation.get("completed_at") or generation["updated_at"],
-        },
+        request_id=f"generation:{generation.id}",
+        provider=usage.provider or "unspecified",
+        model=generation.model or "unspecified",
+        operation=f"generate:{generation.kind}",
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cost_micros=usage.cost_micros,
+        latency_ms=generation.duration_ms or 0,
+        status="error" if generation.status == "failed" else "ok",
+        source="generation",
+        generation_id=generation.id,
+        occurred_at=generation.completed_at or generation.updated_at,
     )
 
 
 async def delete_generation(user: User, generation_id: str) -> None:
-    if not await owned(Generation, user).delete_one(generation_id):
-        raise NotFound("No such generation.")
+    await owned(Generation, user).delete_or_404(generation_id)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
+from app.database import declared_indexes, ensure_indexes
+
 Step = Callable[[AsyncDatabase], Awaitable[None]]
 
 
@@ -21,14 +23,10 @@ class Migration:
 
 
 async def create_indexes(db: AsyncDatabase) -> None:
-    from app.database import ensure_indexes
-
     await ensure_indexes(db)
 
 
 async def drop_indexes(db: AsyncDatabase) -> None:
-    from app.database import declared_indexes
-
     for collection, indexes in declared_indexes().items():
         for index in indexes:
             try:

@@ -5,43 +5,42 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import CurrentUser, require_area
+from app.pagination import Page, Pagination
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectPatch, ProjectRead, Status
-from app.schemas import Limit, Page
 
 router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[require_area("projects")])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectRead)
 async def create_project(body: ProjectCreate, user: CurrentUser):
-    return await service.create_project(user, body)
+    return ProjectRead.of(await service.create_project(user, body), user)
 
 
 @router.get("", response_model=Page[ProjectRead])
 async def list_projects(
     user: CurrentUser,
+    params: Pagination,
     include_public: Annotated[
         bool, Query(description="Also list other users' public projects")
     ] = False,
     status_: Annotated[Status | None, Query(alias="status")] = None,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
-    items, next_cursor = await service.list_projects(
-        user, include_public=include_public, status=status_, limit=limit, cursor=cursor
+    page = await service.list_projects(
+        user, include_public=include_public, status=status_, params=params
     )
-    return {"items": items, "next_cursor": next_cursor}
+    return Page(items=[ProjectRead.of(p, user) for p in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{project_id}", response_model=ProjectRead)
 async def get_project(project_id: str, user: CurrentUser):
     """Your project, or anyone's public one."""
-    return await service.get_project(user, project_id)
+    return ProjectRead.of(await service.get_project(user, project_id), user)
 
 
 @router.patch("/{project_id}", response_model=ProjectRead)
 async def update_project(project_id: str, body: ProjectPatch, user: CurrentUser):
-    return await service.update_project(user, project_id, body)
+    return ProjectRead.of(await service.update_project(user, project_id, body), user)
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -4,7 +4,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import StringConstraints
 
-from app.schemas import JsonObject, ResourceRead, StrictInput
+from app.schemas import IdStr, JsonObject, ResourceRead, StrictInput
+from documents.project import Project
+from documents.user import User
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Description = Annotated[str, StringConstraints(max_length=5000)]
@@ -30,10 +32,17 @@ class ProjectPatch(StrictInput):
 
 
 class ProjectRead(ResourceRead):
-    owner_id: str
+    owner_id: IdStr
     name: str
     description: str | None
     status: str
     visibility: str
     config: dict[str, Any] | None
     is_owner: bool
+
+    @classmethod
+    def of(cls, project: Project, viewer: User) -> ProjectRead:
+        """The project as `viewer` sees it (`is_owner`)."""
+        return cls.model_validate(
+            {**project.model_dump(), "id": project.id, "is_owner": project.owner_id == viewer.id}
+        )

@@ -6,47 +6,37 @@ from __future__ import annotations
 from typing import Any
 
 from app.auth.scoping import owned, readable
-from app.errors import NotFound
+from app.pagination import CursorParams, Page
 from app.projects.schemas import ProjectCreate, ProjectPatch
 from documents.base import utcnow
 from documents.project import Project
 from documents.user import User
 
 
-def project_view(raw: dict[str, Any], user: User) -> dict[str, Any]:
-    return {**raw, "owner_id": str(raw["owner_id"]), "is_owner": raw["owner_id"] == user.id}
-
-
-async def create_project(user: User, body: ProjectCreate) -> dict[str, Any]:
+async def create_project(user: User, body: ProjectCreate) -> Project:
     project = owned(Project, user).new(**body.model_dump())
     await project.insert()
-    return project_view(project.model_dump() | {"_id": project.id}, user)
+    return project
 
 
-async def get_project(user: User, project_id: str) -> dict[str, Any]:
-    return project_view(await readable(Project, user).get_raw(project_id), user)
+async def get_project(user: User, project_id: str) -> Project:
+    return await readable(Project, user).get_or_404(project_id)
 
 
 async def list_projects(
-    user: User, *, include_public: bool, status: str | None, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+    user: User, *, include_public: bool, status: str | None, params: CursorParams
+) -> Page[Project]:
     scope = readable(Project, user) if include_public else owned(Project, user)
     conditions: dict[str, Any] = {}
     if status is not None:
         conditions["status"] = status
-    rows, next_cursor = await scope.newest_first(conditions, limit=limit, cursor=cursor)
-    return [project_view(r, user) for r in rows], next_cursor
+    return await scope.list_page(params, extra=conditions)
 
 
-async def update_project(user: User, project_id: str, patch: ProjectPatch) -> dict[str, Any]:
-    changes = patch.model_dump(exclude_unset=True)
-    changes["updated_at"] = utcnow()
-    updated = await owned(Project, user).find_one_and_update(project_id, {"$set": changes})
-    if updated is None:
-        raise NotFound("No such project.")
-    return project_view(updated, user)
+async def update_project(user: User, project_id: str, patch: ProjectPatch) -> Project:
+    changes = patch.model_dump(exclude_unset=True) | {"updated_at": utcnow()}
+    return await owned(Project, user).update_or_404(project_id, {"$set": changes})
 
 
 async def delete_project(user: User, project_id: str) -> None:
-    if not await owned(Project, user).delete_one(project_id):
-        raise NotFound("No such project.")
+    await owned(Project, user).delete_or_404(project_id)

@@ -7,20 +7,21 @@ from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
 from app.blob_responses import blob_response, content_disposition
-from app.schemas import Limit, Page
+from app.pagination import Page, Pagination
 from app.sites import service
 from app.sites.schemas import (
     PublishRequest,
     RestoreRequest,
     SiteCreate,
     SiteDiff,
+    SiteFileRead,
     SitePatch,
     SiteRead,
     SiteSummary,
     VersionCreate,
     VersionManifest,
-    VersionPage,
     VersionRead,
+    VersionSummary,
 )
 
 router = APIRouter(prefix="/sites", tags=["sites"], dependencies=[require_area("sites")])
@@ -30,28 +31,24 @@ VersionQuery = Annotated[int | None, Query(ge=1, le=10**9, description="Default:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SiteRead)
 async def create_site(body: SiteCreate, user: CurrentUser, settings: SettingsDep):
-    return service.site_view(await service.create_site(user, body), settings)
+    return SiteRead.of(await service.create_site(user, body), settings)
 
 
 @router.get("", response_model=Page[SiteSummary])
-async def list_sites(
-    user: CurrentUser,
-    settings: SettingsDep,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-):
-    items, next_cursor = await service.list_sites(user, limit, cursor)
-    return {"items": [service.site_view(i, settings) for i in items], "next_cursor": next_cursor}
+async def list_sites(user: CurrentUser, settings: SettingsDep, params: Pagination):
+    page = await service.list_sites(user, params)
+    items = [SiteSummary.of(site, settings) for site in page.items]
+    return Page(items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/{site_id}", response_model=SiteRead)
 async def get_site(site_id: str, user: CurrentUser, settings: SettingsDep):
-    return service.site_view(await service.get_site(user, site_id), settings)
+    return SiteRead.of(await service.get_site(user, site_id), settings)
 
 
 @router.patch("/{site_id}", response_model=SiteRead)
 async def update_site(site_id: str, body: SitePatch, user: CurrentUser, settings: SettingsDep):
-    return service.site_view(await service.update_site(user, site_id, body), settings)
+    return SiteRead.of(await service.update_site(user, site_id, body), settings)
 
 
 @router.delete("/{site_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -66,21 +63,16 @@ async def commit_version(site_id: str, body: VersionCreate, user: CurrentUser):
     return await service.commit_site_version(user, site_id, body)
 
 
-@router.get("/{site_id}/versions", response_model=VersionPage)
-async def list_versions(
-    site_id: str,
-    user: CurrentUser,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-):
+@router.get("/{site_id}/versions", response_model=Page[VersionSummary])
+async def list_versions(site_id: str, user: CurrentUser, params: Pagination):
     """Newest first."""
-    items, next_cursor = await service.list_versions(user, site_id, limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    return await service.list_versions(user, site_id, params)
 
 
 @router.get("/{site_id}/versions/{number}", response_model=VersionManifest)
 async def get_version(site_id: str, number: int, user: CurrentUser):
-    return await service.version_manifest(user, site_id, number)
+    files = await service.version_manifest(user, site_id, number)
+    return VersionManifest(number=number, files=[SiteFileRead(**f.model_dump()) for f in files])
 
 
 @router.get(
@@ -92,7 +84,7 @@ async def get_site_file(
     site_id: str, path: str, request: Request, user: CurrentUser, version: VersionQuery = None
 ) -> Response:
     owner, file = await service.site_file(user, site_id, path, version)
-    return blob_response(request, owner, file["sha256"], file["size"], file["content_type"])
+    return blob_response(request, owner, file.sha256, file.size, file.content_type)
 
 
 @router.get("/{site_id}/diff", response_model=SiteDiff)
@@ -113,14 +105,12 @@ async def restore(site_id: str, body: RestoreRequest, user: CurrentUser):
 
 @router.post("/{site_id}/publish", response_model=SiteRead)
 async def publish(site_id: str, body: PublishRequest, user: CurrentUser, settings: SettingsDep):
-    return service.site_view(
-        await service.set_published(user, site_id, body.version, True), settings
-    )
+    return SiteRead.of(await service.set_published(user, site_id, body.version, True), settings)
 
 
 @router.post("/{site_id}/unpublish", response_model=SiteRead)
 async def unpublish(site_id: str, user: CurrentUser, settings: SettingsDep):
-    return service.site_view(await service.set_published(user, site_id, None, False), settings)
+    return SiteRead.of(await service.set_published(user, site_id, None, False), settings)
 
 
 @router.get(
@@ -168,8 +158,8 @@ async def serve_published(site_id: str, path: str, request: Request) -> Response
     return blob_response(
         request,
         owner,
-        file["sha256"],
-        file["size"],
-        file["content_type"],
+        file.sha256,
+        file.size,
+        file.content_type,
         extra_headers=PUBLIC_SITE_HEADERS,
     )

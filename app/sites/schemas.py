@@ -3,12 +3,14 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from app.schemas import IdStr, JsonObject, ObjectIdIn, ResourceRead, StrictInput
+from app.settings import Settings
 from app.sites.paths import InvalidPath, normalise_path
+from documents.site import Site, SiteCard
 
 MAX_CHANGES = 500
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -143,6 +145,21 @@ class SiteSummary(ResourceRead):
     published_url: str | None
     preview_file_id: IdStr | None
 
+    @classmethod
+    def of(cls, site: SiteCard | Site, settings: Settings) -> Self:
+        """What a client sees of a site: where it is published, its preview image."""
+        published = site.published_version is not None
+        base = settings.public_base_url.rstrip("/")
+        return cls.model_validate(
+            {
+                **site.model_dump(),
+                "id": site.id,
+                "is_published": published,
+                "published_url": f"{base}/p/{site.id}/" if published else None,
+                "preview_file_id": site.preview.file_id if site.preview else None,
+            }
+        )
+
 
 class SiteRead(SiteSummary):
     theme: dict[str, Any] | None
@@ -173,10 +190,14 @@ class VersionSummary(BaseModel):
     created_at: datetime
     changed_paths: list[str]
 
-
-class VersionPage(BaseModel):
-    items: list[VersionSummary]
-    next_cursor: str | None = None
+    @model_validator(mode="before")
+    @classmethod
+    def _changed_paths(cls, data: Any) -> Any:
+        if isinstance(data, BaseModel):
+            data = data.model_dump()
+        if isinstance(data, dict) and "changed_paths" not in data:
+            return {**data, "changed_paths": [c["path"] for c in data.get("changes", [])]}
+        return data
 
 
 class VersionManifest(BaseModel):

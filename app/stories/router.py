@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import CurrentUser, require_area
-from app.schemas import Limit, ObjectIdIn, Page
+from app.pagination import Page, Pagination
+from app.schemas import ObjectIdIn
 from app.stories import service
 from app.stories.schemas import StoryCreate, StoryPatch, StoryRead
 
@@ -20,15 +21,11 @@ async def create_story(body: StoryCreate, user: CurrentUser):
 @router.get("", response_model=Page[StoryRead])
 async def list_stories(
     user: CurrentUser,
+    params: Pagination,
     favorite: bool | None = None,
     drawing_id: Annotated[ObjectIdIn | None, Query()] = None,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
-    items, next_cursor = await service.list_stories(
-        user, favorite=favorite, drawing_id=drawing_id, limit=limit, cursor=cursor
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    return await service.list_stories(user, params, favorite=favorite, drawing_id=drawing_id)
 
 
 @router.get("/{story_id}", response_model=StoryRead)

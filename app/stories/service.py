@@ -7,9 +7,9 @@ from typing import Any
 from bson import ObjectId
 
 from app.auth.scoping import Scope, owned
-from app.errors import NotFound
 from app.files.service import file_to_reference
 from app.links import require_owned_links
+from app.pagination import CursorParams, Page
 from app.stories.schemas import StoryCreate, StoryPatch
 from documents.base import utcnow
 from documents.story import Story
@@ -24,10 +24,10 @@ async def _image(user: User, file_id: str | None) -> dict[str, Any]:
     if file_id is None:
         return {}
     handle = await file_to_reference(user, file_id, "image_file_id")
-    return {"image_file_id": handle["_id"], "image_sha256": handle["sha256"]}
+    return {"image_file_id": handle.id, "image_sha256": handle.sha256}
 
 
-async def create_story(user: User, body: StoryCreate) -> dict[str, Any]:
+async def create_story(user: User, body: StoryCreate) -> Story:
     links = await require_owned_links(user, drawing_id=body.drawing_id)
     story = stories_of(user).new(
         title=body.title,
@@ -37,36 +37,31 @@ async def create_story(user: User, body: StoryCreate) -> dict[str, Any]:
         **await _image(user, body.image_file_id),
     )
     await story.insert()
-    return story.model_dump() | {"_id": story.id}
+    return story
 
 
-async def get_story(user: User, story_id: str) -> dict[str, Any]:
-    return await stories_of(user).get_raw(story_id)
+async def get_story(user: User, story_id: str) -> Story:
+    return await stories_of(user).get_or_404(story_id)
 
 
 async def list_stories(
-    user: User, *, favorite: bool | None, drawing_id: str | None, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    scope = stories_of(user)
+    user: User, params: CursorParams, *, favorite: bool | None, drawing_id: str | None
+) -> Page[Story]:
     conditions: dict[str, Any] = {}
     if favorite is not None:
         conditions["is_favorite"] = favorite
     if drawing_id is not None:
         conditions["drawing_id"] = ObjectId(drawing_id)
-    return await scope.newest_first(conditions, limit=limit, cursor=cursor)
+    return await stories_of(user).list_page(params, extra=conditions)
 
 
-async def update_story(user: User, story_id: str, patch: StoryPatch) -> dict[str, Any]:
+async def update_story(user: User, story_id: str, patch: StoryPatch) -> Story:
     changes: dict[str, Any] = patch.model_dump(exclude_unset=True)
     if "is_favorite" in changes:
         changes["favorite"] = int(changes["is_favorite"])
     changes["updated_at"] = utcnow()
-    updated = await stories_of(user).find_one_and_update(story_id, {"$set": changes})
-    if updated is None:
-        raise NotFound("No such story.")
-    return updated
+    return await stories_of(user).update_or_404(story_id, {"$set": changes})
 
 
 async def delete_story(user: User, story_id: str) -> None:
-    if not await stories_of(user).delete_one(story_id):
-        raise NotFound("No such story.")
+    await stories_of(user).delete_or_404(story_id)

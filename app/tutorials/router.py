@@ -5,36 +5,36 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import AdminUser
-from app.schemas import Limit
+from app.pagination import Page, Pagination
 from app.tutorials import service
-from app.tutorials.schemas import Lang, TutorialIn, TutorialPage, TutorialRead
+from app.tutorials.schemas import Lang, TutorialIn, TutorialRead, TutorialSummary
 
 router = APIRouter(prefix="/tutorials", tags=["tutorials"])
 LangQuery = Annotated[Lang | None, Query(description="Texts as strings in this language")]
 
 
-@router.get("", response_model=TutorialPage)
+@router.get("", response_model=Page[TutorialSummary])
 async def list_tutorials(
+    params: Pagination,
     category: Annotated[str | None, Query(max_length=32)] = None,
     lang: LangQuery = None,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
 ):
-    """Public: no sign-in needed."""
-    items, next_cursor = await service.list_tutorials(category, lang, limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+    """Public: no sign-in needed. By slug."""
+    page = await service.list_tutorials(category, params)
+    items = [TutorialSummary.of(card, lang) for card in page.items]
+    return Page(items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/{slug}", response_model=TutorialRead)
 async def get_tutorial(slug: str, lang: LangQuery = None):
     """Public. Without `lang`, texts are `{en, de}` objects."""
-    return await service.get_tutorial(slug, lang)
+    return TutorialRead.of(await service.get_tutorial(slug), lang)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TutorialRead)
 async def create_tutorial(body: TutorialIn, _: AdminUser):
     """Administrators only."""
-    return await service.create_tutorial(body)
+    return TutorialRead.of(await service.create_tutorial(body), None)
 
 
 @router.put(
@@ -47,4 +47,4 @@ async def put_tutorial(slug: str, body: TutorialIn, _: AdminUser, response: Resp
     tutorial, created = await service.put_tutorial(slug, body)
     if created:
         response.status_code = status.HTTP_201_CREATED
-    return tutorial
+    return TutorialRead.of(tutorial, None)

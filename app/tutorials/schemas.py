@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
@@ -50,14 +50,18 @@ class StepRead(BaseModel):
     image_url: str | None = None
 
 
-class TutorialRead(BaseModel):
-    slug: str
-    category: str
-    subject: Bilingual | str
-    total_steps: int
-    thumbnail_url: str | None = None
-    description: Bilingual | str
-    steps: list[StepRead]
+def localised(data: dict[str, Any], lang: str | None) -> dict[str, Any]:
+    """With `lang`, every {en, de} text becomes the string in that language."""
+    if lang is None:
+        return data
+
+    def pick(value: Any) -> Any:
+        return value.get(lang) if isinstance(value, dict) else value
+
+    out = {**data, "subject": pick(data["subject"]), "description": pick(data["description"])}
+    if "steps" in data:
+        out["steps"] = [{**s, "instruction": pick(s["instruction"])} for s in data["steps"]]
+    return out
 
 
 class TutorialSummary(BaseModel):
@@ -68,7 +72,11 @@ class TutorialSummary(BaseModel):
     thumbnail_url: str | None = None
     description: Bilingual | str
 
+    @classmethod
+    def of(cls, tutorial: BaseModel, lang: str | None) -> Self:
+        """The tutorial (or its card) with texts in `lang`, or bilingual without it."""
+        return cls.model_validate(localised(tutorial.model_dump(), lang))
 
-class TutorialPage(BaseModel):
-    items: list[TutorialSummary]
-    next_cursor: str | None = None
+
+class TutorialRead(TutorialSummary):
+    steps: list[StepRead]

@@ -9,18 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from beanie import BulkWriter, UpdateResponse
 from jsonschema import Draft202012Validator
-from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import OperationFailure
 
 from app.engine import is_unique_violation
 from app.errors import Conflict, NotFound, Unprocessable
+from app.pagination import CursorParams, Page
 from app.tutorials.schemas import TutorialIn
 from documents.base import utcnow
-from documents.tutorial import Tutorial
+from documents.tutorial import Tutorial, TutorialCard, TutorialHash
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-WITHOUT_STEPS = {"steps": 0}
 
 
 def tutorial_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -35,63 +35,47 @@ def tutorial_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def localised(raw: dict[str, Any], lang: str | None) -> dict[str, Any]:
-    """With `lang`, every {en, de} text becomes the string in that language."""
-    if lang is None:
-        return raw
-
-    def pick(value: Any) -> Any:
-        return value.get(lang) if isinstance(value, dict) else value
-
-    out = {**raw, "subject": pick(raw["subject"]), "description": pick(raw["description"])}
-    if "steps" in raw:
-        out["steps"] = [{**s, "instruction": pick(s["instruction"])} for s in raw["steps"]]
-    return out
-
-
-async def list_tutorials(
-    category: str | None, lang: str | None, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+async def list_tutorials(category: str | None, params: CursorParams) -> Page[TutorialCard]:
+    """By slug; the cursor is the last slug of the previous page."""
     query: dict[str, Any] = {}
     if category:
         query["category"] = category
-    if cursor:
-        query["slug"] = {"$gt": cursor}
+    if params.cursor:
+        query["slug"] = {"$gt": params.cursor}
     rows = (
-        await Tutorial.get_pymongo_collection()
-        .find(query, WITHOUT_STEPS)
-        .sort("slug", 1)
-        .limit(limit + 1)
+        await Tutorial.find(query, projection_model=TutorialCard)
+        .sort("slug")
+        .limit(params.limit + 1)
         .to_list()
     )
-    next_cursor = rows[limit - 1]["slug"] if len(rows) > limit else None
-    return [localised(r, lang) for r in rows[:limit]], next_cursor
+    more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    return Page(items=rows, next_cursor=rows[-1].slug if more else None)
 
 
-async def get_tutorial(slug: str, lang: str | None) -> dict[str, Any]:
-    raw = await Tutorial.get_pymongo_collection().find_one({"slug": slug})
-    if raw is None:
+async def get_tutorial(slug: str) -> Tutorial:
+    tutorial = await Tutorial.find_one({"slug": slug})
+    if tutorial is None:
         raise NotFound("No such tutorial.")
-    return localised(raw, lang)
+    return tutorial
 
 
-async def create_tutorial(body: TutorialIn) -> dict[str, Any]:
-    now = utcnow()
-    document = {
-        **tutorial_fields(body.model_dump(exclude_none=True)),
-        "created_at": now,
-        "updated_at": now,
-    }
+async def tutorial_exists(slug: str) -> bool:
+    return await Tutorial.find({"slug": slug}).limit(1).count() > 0
+
+
+async def create_tutorial(body: TutorialIn) -> Tutorial:
+    tutorial = Tutorial(**tutorial_fields(body.model_dump(exclude_none=True)))
     try:
-        await Tutorial.get_pymongo_collection().insert_one(document)
+        await tutorial.insert()
     except OperationFailure as exc:
         if not is_unique_violation(exc):
             raise
         raise Conflict(f"A tutorial `{body.slug}` exists; PUT replaces it.") from exc
-    return document
+    return tutorial
 
 
-async def put_tutorial(slug: str, body: TutorialIn) -> tuple[dict[str, Any], bool]:
+async def put_tutorial(slug: str, body: TutorialIn) -> tuple[Tutorial, bool]:
     """Create or replace; (tutorial, created).
 
     Replace the existing row in one findAndModify; when there is none, insert it. Of concurrent
@@ -102,18 +86,16 @@ async def put_tutorial(slug: str, body: TutorialIn) -> tuple[dict[str, Any], boo
         raise Unprocessable("The body's `slug` must match the path.", field="body.slug")
     now = utcnow()
     fields = tutorial_fields(body.model_dump(exclude_none=True))
-    collection = Tutorial.get_pymongo_collection()
     for _attempt in range(3):
-        before = await collection.find_one_and_update(
-            {"slug": slug},
-            {"$set": {**fields, "updated_at": now}},
-            return_document=ReturnDocument.BEFORE,
+        replaced = await Tutorial.find_one({"slug": slug}).update(
+            {"$set": {**fields, "updated_at": now}}, response_type=UpdateResponse.NEW_DOCUMENT
         )
-        if before is not None:
-            return {**fields, "created_at": before["created_at"], "updated_at": now}, False
+        if replaced is not None:
+            return replaced, False
+        tutorial = Tutorial(**fields, created_at=now, updated_at=now)
         try:
-            await collection.insert_one({**fields, "created_at": now, "updated_at": now})
-            return {**fields, "created_at": now, "updated_at": now}, True
+            await tutorial.insert()
+            return tutorial, True
         except OperationFailure as exc:
             if not is_unique_violation(exc):
                 raise
@@ -181,28 +163,23 @@ def load_fixtures(
 
 async def seed_tutorials(fixtures: list[dict[str, Any]]) -> SeedReport:
     """Upsert by slug in one bulk write; fixtures whose content is unchanged are not written."""
-    collection = Tutorial.get_pymongo_collection()
     existing = {
-        raw["slug"]: raw.get("content_hash")
-        async for raw in collection.find({}, {"slug": 1, "content_hash": 1})
+        card.slug: card.content_hash
+        async for card in Tutorial.find({}, projection_model=TutorialHash)
     }
     report = SeedReport()
-    operations = []
     now = utcnow()
-    for data in fixtures:
-        fields = tutorial_fields(data)
-        slug = data["slug"]
-        if existing.get(slug) == fields["content_hash"]:
-            report.unchanged.append(slug)
-            continue
-        (report.updated if slug in existing else report.created).append(slug)
-        operations.append(
-            UpdateOne(
-                {"slug": slug},
+    async with BulkWriter(object_class=Tutorial, ordered=True) as bulk:
+        for data in fixtures:
+            fields = tutorial_fields(data)
+            slug = data["slug"]
+            if existing.get(slug) == fields["content_hash"]:
+                report.unchanged.append(slug)
+                continue
+            (report.updated if slug in existing else report.created).append(slug)
+            await Tutorial.find_one({"slug": slug}).update(
                 {"$set": {**fields, "updated_at": now}, "$setOnInsert": {"created_at": now}},
                 upsert=True,
+                bulk_writer=bulk,
             )
-        )
-    if operations:
-        await collection.bulk_write(operations, ordered=True)
     return report

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from app.auth.dependencies import PrincipalDep, require_area
-from app.schemas import Limit
+from app.pagination import Page, Pagination
 from app.usage import service
-from app.usage.schemas import UsageCreate, UsagePage, UsageRead
+from app.usage.schemas import UsageCreate, UsageRead
 
 router = APIRouter(prefix="/usage", tags=["usage"], dependencies=[require_area("usage")])
 
@@ -26,11 +24,6 @@ async def record_usage(body: UsageCreate, principal: PrincipalDep, response: Res
     return event
 
 
-@router.get("", response_model=UsagePage)
-async def list_usage(
-    principal: PrincipalDep,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-):
-    items, next_cursor = await service.list_usage(principal.user, limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+@router.get("", response_model=Page[UsageRead])
+async def list_usage(principal: PrincipalDep, params: Pagination):
+    return await service.list_usage(principal.user, params)

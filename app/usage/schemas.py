@@ -4,9 +4,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints, computed_field
 
-from app.money import UsdIn
+from app.money import UsdIn, to_usd
 from app.schemas import IdStr, ObjectIdIn, ResourceRead, StrictInput
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -38,7 +38,6 @@ class UsageRead(ResourceRead):
     completion_tokens: int
     total_tokens: int
     cost_micros: int
-    cost_usd: float
     latency_ms: int
     status: str
     source: str
@@ -48,7 +47,7 @@ class UsageRead(ResourceRead):
     occurred_at: datetime
     day: str
 
-
-class UsagePage(BaseModel):
-    items: list[UsageRead]
-    next_cursor: str | None = None
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost_usd(self) -> float:
+        return to_usd(self.cost_micros)

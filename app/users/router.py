@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import CurrentUser, require_account_access
-from app.schemas import Limit, Page
+from app.pagination import Page, Pagination
 from app.users import service
 from app.users.schemas import (
     AccountDeletion,
@@ -56,13 +54,8 @@ async def create_api_key(body: ApiKeyCreate, user: CurrentUser):
 
 
 @router.get("/api-keys", response_model=Page[ApiKeyRead])
-async def list_api_keys(
-    user: CurrentUser,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-):
-    items, next_cursor = await service.list_api_keys(user, limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+async def list_api_keys(user: CurrentUser, params: Pagination):
+    return await service.list_api_keys(user, params)
 
 
 @router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)

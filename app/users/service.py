@@ -6,14 +6,15 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bson import ObjectId, json_util
-from pymongo import ReturnDocument
+from beanie import UpdateResponse
+from bson import ObjectId
 
 from app import storage
-from app.auth.scoping import Scope, owned
+from app.auth.scoping import owned
 from app.auth.security import new_api_key, sha256_hex, verify_password
+from app.dump import owned_json_lines
 from app.errors import NotFound, Unauthorized
-from app.pagination import after_cursor, page_of
+from app.pagination import CursorParams, Page
 from app.users.schemas import ApiKeyCreate, UserPatch
 from app.zipstream import ZipWriter
 from documents import OWNED_DOCUMENTS
@@ -21,8 +22,6 @@ from documents.api_key import ApiKey
 from documents.base import utcnow
 from documents.outbox import OutboxMessage
 from documents.user import ExternalIdentity, User
-
-SECRET_FIELDS = {"key_hash", "password_hash", "token_hash"}
 
 
 def _flatten(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -44,12 +43,12 @@ async def update_profile(user: User, patch: UserPatch) -> User:
     if "birthdate" in changes and changes["birthdate"] is not None:
         changes["birthdate"] = changes["birthdate"].isoformat()
     changes["updated_at"] = utcnow()
-    raw = await User.get_pymongo_collection().find_one_and_update(
-        {"_id": user.id}, {"$set": changes}, return_document=ReturnDocument.AFTER
+    updated = await User.find_one({"_id": user.id}).update(
+        {"$set": changes}, response_type=UpdateResponse.NEW_DOCUMENT
     )
-    if raw is None:
+    if updated is None:
         raise NotFound("No such user.")
-    return User.model_validate(raw)
+    return updated
 
 
 async def create_api_key(user: User, body: ApiKeyCreate) -> tuple[ApiKey, str]:
@@ -65,34 +64,15 @@ async def create_api_key(user: User, body: ApiKeyCreate) -> tuple[ApiKey, str]:
     return api_key, key
 
 
-async def list_api_keys(
-    user: User, limit: int, cursor: str | None
-) -> tuple[list[ApiKey], str | None]:
-    rows = (
-        await owned(ApiKey, user)
-        .find({"revoked_at": None, **after_cursor("_id", cursor)})
-        .sort("-_id")
-        .limit(limit + 1)
-        .to_list()
-    )
-    return page_of(rows, limit, "_id")
+async def list_api_keys(user: User, params: CursorParams) -> Page[ApiKey]:
+    return await owned(ApiKey, user).list_page(params, extra={"revoked_at": None})
 
 
 async def revoke_api_key(user: User, key_id: str) -> None:
     now = utcnow()
-    revoked = await owned(ApiKey, user).find_one_and_update(
-        key_id,
-        {"$set": {"revoked_at": now, "updated_at": now}},
-        extra={"revoked_at": None},
+    await owned(ApiKey, user).update_or_404(
+        key_id, {"$set": {"revoked_at": now, "updated_at": now}}, extra={"revoked_at": None}
     )
-    if revoked is None:
-        raise NotFound("No such API key.")
-
-
-async def _json_lines(scope: Scope) -> AsyncIterator[bytes]:
-    async for raw in scope.collection.find(scope.filter()):
-        yield json_util.dumps({k: v for k, v in raw.items() if k not in SECRET_FIELDS}).encode()
-        yield b"\n"
 
 
 async def export_account(user: User) -> AsyncIterator[bytes]:
@@ -104,7 +84,7 @@ async def export_account(user: User) -> AsyncIterator[bytes]:
     yield archive.add_bytes("user.json", json.dumps(profile, indent=2).encode())
     for model in OWNED_DOCUMENTS:
         name = f"collections/{model.get_settings().name}.jsonl"
-        async for part in archive.add_stream(name, _json_lines(owned(model, owner))):
+        async for part in archive.add_stream(name, owned_json_lines(owned(model, owner))):
             yield part
     for blob in await storage.owner_blobs(owner):
         async for part in archive.add_stream(
@@ -123,14 +103,14 @@ async def delete_account(user: User, password: str | None) -> None:
     for model in OWNED_DOCUMENTS:
         await owned(model, owner).delete_many()
     await storage.delete_owner_blobs(owner)
-    await ExternalIdentity.get_pymongo_collection().delete_many({"user_id": owner})
-    await OutboxMessage.get_pymongo_collection().delete_many({"user_id": owner})
-    await User.get_pymongo_collection().delete_one({"_id": owner})
+    await ExternalIdentity.find({"user_id": owner}).delete()
+    await OutboxMessage.find({"user_id": owner}).delete()
+    await User.find_one({"_id": owner}).delete()
 
 
 async def promote_to_admin(email: str) -> bool:
-    result = await User.get_pymongo_collection().update_one(
-        {"email": email.strip().lower()},
+    promoted = await User.find_one({"email": email.strip().lower()}).update(
         {"$addToSet": {"roles": "admin"}, "$set": {"updated_at": utcnow()}},
+        response_type=UpdateResponse.NEW_DOCUMENT,
     )
-    return result.matched_count == 1
+    return promoted is not None

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import CurrentUser, require_area
 from app.files.schemas import FileRead
-from app.schemas import Limit, Page
+from app.pagination import Page, Pagination
 from app.workflows import service
 from app.workflows.schemas import (
     PhaseUpdate,
@@ -20,7 +20,6 @@ from app.workflows.schemas import (
 router = APIRouter(
     prefix="/workflows", tags=["workflows"], dependencies=[require_area("workflows")]
 )
-Cursor = Annotated[str | None, Query(max_length=200)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=WorkflowRead)
@@ -32,16 +31,12 @@ async def create_workflow(body: WorkflowCreate, user: CurrentUser):
 @router.get("", response_model=Page[WorkflowRead])
 async def list_workflows(
     user: CurrentUser,
+    params: Pagination,
     status_: Annotated[
         Literal["pending", "running", "completed", "failed"] | None, Query(alias="status")
     ] = None,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Cursor = None,
 ):
-    items, next_cursor = await service.list_workflows(
-        user, status=status_, limit=limit, cursor=cursor
-    )
-    return {"items": items, "next_cursor": next_cursor}
+    return await service.list_workflows(user, params, status=status_)
 
 
 @router.get("/{workflow_id}", response_model=WorkflowRead)
@@ -78,11 +73,5 @@ async def replace_scene(workflow_id: str, number: int, body: SceneIn, user: Curr
 
 
 @router.get("/{workflow_id}/files", response_model=Page[FileRead])
-async def workflow_files(
-    workflow_id: str,
-    user: CurrentUser,
-    limit: Annotated[Limit, Query()] = 20,
-    cursor: Cursor = None,
-):
-    items, next_cursor = await service.workflow_files(user, workflow_id, limit, cursor)
-    return {"items": items, "next_cursor": next_cursor}
+async def workflow_files(workflow_id: str, user: CurrentUser, params: Pagination):
+    return await service.workflow_files(user, workflow_id, params)

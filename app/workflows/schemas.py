@@ -66,3 +66,8 @@ class WorkflowRead(ResourceRead):
     current_phase: str | None
     phases: list[PhaseRead]
     scenes: list[SceneRead]
+
+    @field_validator("scenes")
+    @classmethod
+    def _by_number(cls, scenes: list[SceneRead]) -> list[SceneRead]:
+        return sorted(scenes, key=lambda scene: scene.number)

@@ -9,7 +9,7 @@ from bson import ObjectId
 from app.auth.scoping import Scope, owned
 from app.errors import Conflict, NotFound, Unprocessable
 from app.files.service import file_to_reference
-from app.pagination import after_cursor, page_of
+from app.pagination import CursorParams, Page
 from app.workflows.schemas import PhaseUpdate, SceneIn, WorkflowCreate, WorkflowPatch
 from documents.base import utcnow
 from documents.file import StoredFile
@@ -18,7 +18,10 @@ from documents.workflow import (
     DEFAULT_PHASES,
     MAX_SCENES,
     PHASE_TRANSITIONS,
+    Phase,
+    Scene,
     Workflow,
+    WorkflowFiles,
     derive_progress,
 )
 
@@ -29,87 +32,72 @@ def workflows_of(user: User | ObjectId) -> Scope[Workflow]:
     return owned(Workflow, user)
 
 
-def workflow_view(raw: dict[str, Any]) -> dict[str, Any]:
-    return {**raw, "scenes": sorted(raw.get("scenes", []), key=lambda s: s["number"])}
-
-
-async def create_workflow(user: User, body: WorkflowCreate) -> dict[str, Any]:
-    phases = [{"name": name, "status": "pending"} for name in body.phases or DEFAULT_PHASES]
+async def create_workflow(user: User, body: WorkflowCreate) -> Workflow:
+    phases = [Phase(name=name) for name in body.phases or DEFAULT_PHASES]
     status, current = derive_progress(phases)
     workflow = workflows_of(user).new(
         prompt=body.prompt, title=body.title, phases=phases, status=status, current_phase=current
     )
     await workflow.insert()
-    return workflow_view(workflow.model_dump() | {"_id": workflow.id})
+    return workflow
 
 
-async def get_workflow(user: User, workflow_id: str) -> dict[str, Any]:
-    return workflow_view(await workflows_of(user).get_raw(workflow_id))
+async def get_workflow(user: User, workflow_id: str) -> Workflow:
+    return await workflows_of(user).get_or_404(workflow_id)
 
 
-async def list_workflows(
-    user: User, *, status: str | None, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    scope = workflows_of(user)
+async def list_workflows(user: User, params: CursorParams, *, status: str | None) -> Page[Workflow]:
     conditions: dict[str, Any] = {}
     if status is not None:
         conditions["status"] = status
-    rows, next_cursor = await scope.newest_first(conditions, limit=limit, cursor=cursor)
-    return [workflow_view(r) for r in rows], next_cursor
+    return await workflows_of(user).list_page(params, extra=conditions)
 
 
-async def update_workflow(user: User, workflow_id: str, patch: WorkflowPatch) -> dict[str, Any]:
-    changes = patch.model_dump(exclude_unset=True)
-    changes["updated_at"] = utcnow()
-    updated = await workflows_of(user).find_one_and_update(workflow_id, {"$set": changes})
-    if updated is None:
-        raise NotFound("No such workflow.")
-    return workflow_view(updated)
+async def update_workflow(user: User, workflow_id: str, patch: WorkflowPatch) -> Workflow:
+    changes = patch.model_dump(exclude_unset=True) | {"updated_at": utcnow()}
+    return await workflows_of(user).update_or_404(workflow_id, {"$set": changes})
 
 
 async def delete_workflow(user: User, workflow_id: str) -> None:
-    if not await workflows_of(user).delete_one(workflow_id):
-        raise NotFound("No such workflow.")
+    await workflows_of(user).delete_or_404(workflow_id)
 
 
-async def update_phase(user: User, workflow_id: str, name: str, body: PhaseUpdate) -> dict:
+async def update_phase(user: User, workflow_id: str, name: str, body: PhaseUpdate) -> Workflow:
     """Set one phase's status and, in the same update, the workflow's derived status and
     current phase. The update is guarded by the workflow's revision: a concurrent change makes
     it miss and it is recomputed from a fresh read."""
     scope = workflows_of(user)
     for _attempt in range(RETRIES):
-        raw = await scope.get_raw(workflow_id)
-        phases = raw.get("phases", [])
-        index = next((i for i, p in enumerate(phases) if p["name"] == name), None)
+        workflow = await scope.get_or_404(workflow_id)
+        index = next((i for i, p in enumerate(workflow.phases) if p.name == name), None)
         if index is None:
             raise NotFound(f"The workflow has no phase `{name}`.")
-        phase = dict(phases[index])
-        if body.status not in PHASE_TRANSITIONS[phase["status"]]:
-            raise Conflict(f"Phase `{name}` is {phase['status']} and cannot become {body.status}.")
+        current_status = workflow.phases[index].status
+        if body.status not in PHASE_TRANSITIONS[current_status]:
+            raise Conflict(f"Phase `{name}` is {current_status} and cannot become {body.status}.")
         now = utcnow()
-        phase["status"] = body.status
         if body.status == "running":
-            phase.update(started_at=now, finished_at=None, error=None)
+            changes = {"started_at": now, "finished_at": None, "error": None}
         else:
-            phase["finished_at"] = now
-            phase["error"] = body.error if body.status == "failed" else None
-        new_phases = [*phases[:index], phase, *phases[index + 1 :]]
-        status, current = derive_progress(new_phases)
-        updated = await scope.find_one_and_update(
-            raw["_id"],
+            changes = {"finished_at": now, "error": body.error if body.status == "failed" else None}
+        phase = workflow.phases[index].model_copy(update={"status": body.status, **changes})
+        phases = [*workflow.phases[:index], phase, *workflow.phases[index + 1 :]]
+        status, current = derive_progress(phases)
+        updated = await scope.update(
+            workflow.id,
             {
                 "$set": {
-                    f"phases.{index}": phase,
+                    f"phases.{index}": phase.model_dump(),
                     "status": status,
                     "current_phase": current,
                     "updated_at": now,
                 },
                 "$inc": {"revision": 1},
             },
-            extra={"revision": raw.get("revision", 0), f"phases.{index}.name": name},
+            extra={"revision": workflow.revision, f"phases.{index}.name": name},
         )
         if updated is not None:
-            return workflow_view(updated)
+            return updated
     raise Conflict("The workflow kept changing; try again.")
 
 
@@ -117,61 +105,64 @@ async def _scene_image(user: User, image_file_id: str | None) -> dict[str, Any]:
     if image_file_id is None:
         return {"image_file_id": None, "image_sha256": None}
     handle = await file_to_reference(user, image_file_id, "image_file_id")
-    return {"image_file_id": handle["_id"], "image_sha256": handle["sha256"]}
+    return {"image_file_id": handle.id, "image_sha256": handle.sha256}
 
 
-async def add_scene(user: User, workflow_id: str, body: SceneIn) -> dict[str, Any]:
+async def add_scene(user: User, workflow_id: str, body: SceneIn) -> Scene:
     """One update that only matches while the number is free and the workflow has room."""
     scope = workflows_of(user)
     now = utcnow()
-    scene = {
-        "number": body.number,
-        "description": body.description,
-        "prompt": body.prompt,
+    scene = Scene(
+        number=body.number,
+        description=body.description,
+        prompt=body.prompt,
         **await _scene_image(user, body.image_file_id),
-        "created_at": now,
-        "updated_at": now,
-    }
-    updated = await scope.find_one_and_update(
+        created_at=now,
+        updated_at=now,
+    )
+    updated = await scope.update(
         workflow_id,
         {
-            "$push": {"scenes": scene},
+            "$push": {"scenes": scene.model_dump()},
             "$inc": {"scene_count": 1, "revision": 1},
             "$set": {"updated_at": now},
         },
         extra={"scenes.number": {"$ne": body.number}, "scene_count": {"$lt": MAX_SCENES}},
     )
     if updated is None:
-        raw = await scope.get_raw(workflow_id)
-        if any(s["number"] == body.number for s in raw.get("scenes", [])):
+        if await scope.exists(workflow_id, {"scenes.number": body.number}):
             raise Conflict(f"Scene {body.number} exists; PUT replaces it.")
+        if not await scope.exists(workflow_id):
+            raise scope.not_found()
         raise Unprocessable(f"A workflow holds at most {MAX_SCENES} scenes.", field="body.number")
     return scene
 
 
-async def replace_scene(user: User, workflow_id: str, number: int, body: SceneIn) -> dict:
+async def replace_scene(user: User, workflow_id: str, number: int, body: SceneIn) -> Scene:
     if body.number != number:
         raise Unprocessable("The body's `number` must match the path.", field="body.number")
     scope = workflows_of(user)
     image = await _scene_image(user, body.image_file_id)
     for _attempt in range(RETRIES):
-        raw = await scope.get_raw(workflow_id)
-        index = next(
-            (i for i, s in enumerate(raw.get("scenes", [])) if s["number"] == number), None
-        )
+        workflow = await scope.get_or_404(workflow_id)
+        index = next((i for i, s in enumerate(workflow.scenes) if s.number == number), None)
         if index is None:
             raise NotFound(f"No scene {number}.")
         now = utcnow()
-        scene = {
-            **raw["scenes"][index],
-            "description": body.description,
-            "prompt": body.prompt,
-            **image,
-            "updated_at": now,
-        }
-        updated = await scope.find_one_and_update(
-            raw["_id"],
-            {"$set": {f"scenes.{index}": scene, "updated_at": now}, "$inc": {"revision": 1}},
+        scene = workflow.scenes[index].model_copy(
+            update={
+                "description": body.description,
+                "prompt": body.prompt,
+                **image,
+                "updated_at": now,
+            }
+        )
+        updated = await scope.update(
+            workflow.id,
+            {
+                "$set": {f"scenes.{index}": scene.model_dump(), "updated_at": now},
+                "$inc": {"revision": 1},
+            },
             extra={f"scenes.{index}.number": number},
         )
         if updated is not None:
@@ -179,18 +170,9 @@ async def replace_scene(user: User, workflow_id: str, number: int, body: SceneIn
     raise Conflict("The workflow kept changing; try again.")
 
 
-async def workflow_files(
-    user: User, workflow_id: str, limit: int, cursor: str | None
-) -> tuple[list[StoredFile], str | None]:
+async def workflow_files(user: User, workflow_id: str, params: CursorParams) -> Page[StoredFile]:
     """Files uploaded for this workflow (`workflow_id` link) and files its scenes show."""
-    raw = await workflows_of(user).get_raw(workflow_id, {"scenes.image_file_id": 1})
-    scene_files = [s["image_file_id"] for s in raw.get("scenes", []) if s.get("image_file_id")]
-    files = owned(StoredFile, user)
-    tied = {"$or": [{"links.workflow_id": raw["_id"]}, {"_id": {"$in": scene_files}}]}
-    rows = (
-        await files.find({"$and": [tied, after_cursor("_id", cursor)]})
-        .sort("-_id")
-        .limit(limit + 1)
-        .to_list()
-    )
-    return page_of(rows, limit, "_id")
+    workflow = await workflows_of(user).get_or_404(workflow_id, projection_model=WorkflowFiles)
+    scene_files = [s.image_file_id for s in workflow.scenes if s.image_file_id]
+    tied = {"$or": [{"links.workflow_id": workflow.id}, {"_id": {"$in": scene_files}}]}
+    return await owned(StoredFile, user).list_page(params, extra=tied)

@@ -9,15 +9,16 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
+from beanie import Document
 from bson import ObjectId
 
 from app import storage
-from app.conversations.service import delete_expired
-from app.database import get_db
+from app.auth.scoping import owned
+from app.jobs.conversations import delete_expired
 from documents import OWNED_DOCUMENTS
 from documents.base import utcnow
 from documents.outbox import OutboxMessage
-from documents.rate_limit import RATE_LIMITS_COLLECTION
+from documents.rate_limit import RateLimitWindow
 
 BLOB_GRACE = timedelta(hours=1)
 OUTBOX_KEEP = timedelta(days=7)
@@ -44,9 +45,18 @@ async def referenced_blobs(owner_id: ObjectId) -> set[str]:
     keep: set[str] = set()
     for model in OWNED_DOCUMENTS:
         for path in model.blob_fields:
-            values = await model.get_pymongo_collection().distinct(path, {"owner_id": owner_id})
+            values = await owned(model, owner_id).distinct(path)
             keep.update(value for value in values if isinstance(value, str))
     return keep
+
+
+async def _sweep(model: type[Document], stale: dict[str, Any], *, dry_run: bool) -> int:
+    """Delete (or count, in a dry run) `model`'s documents matching `stale`: a sweep by date
+    across every owner, not owner-scoped by design."""
+    if dry_run:
+        return await model.find(stale).count()
+    result = await model.find(stale).delete()
+    return result.deleted_count if result is not None else 0
 
 
 async def run_cleanup(
@@ -67,16 +77,10 @@ async def run_cleanup(
     report.bytes_freed = blobs.bytes_freed
     report.orphan_chunk_files = blobs.orphan_chunk_files
     report.abandoned_uploads = blobs.abandoned_uploads
-    windows = get_db()[RATE_LIMITS_COLLECTION]
-    stale = {"expires_at": {"$lt": now}}
-    if dry_run:
-        report.rate_limit_windows = await windows.count_documents(stale)
-    else:
-        report.rate_limit_windows = (await windows.delete_many(stale)).deleted_count
-    outbox = OutboxMessage.get_pymongo_collection()
-    old_tokens = {"expires_at": {"$lt": now - OUTBOX_KEEP}}
-    if dry_run:
-        report.outbox_tokens = await outbox.count_documents(old_tokens)
-    else:
-        report.outbox_tokens = (await outbox.delete_many(old_tokens)).deleted_count
+    report.rate_limit_windows = await _sweep(
+        RateLimitWindow, {"expires_at": {"$lt": now}}, dry_run=dry_run
+    )
+    report.outbox_tokens = await _sweep(
+        OutboxMessage, {"expires_at": {"$lt": now - OUTBOX_KEEP}}, dry_run=dry_run
+    )
     return report
