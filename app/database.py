@@ -1,4 +1,9 @@
-"""The one AsyncMongoClient of a process, and Beanie's initialisation on top of it."""
+"""The one AsyncMongoClient of a process, and Beanie's initialisation on top of it.
+
+Raw driver for index management only: indexes are created from the declared `IndexModel`s,
+one per command where the engine needs it (`app/engine.py`); Beanie's own index creation
+is off.
+"""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
-from pymongo import MongoClient
+from pymongo import MongoClient, monitoring
 
 from app import engine
 from app.embedded_server import EmbeddedServer, free_port
@@ -22,6 +22,24 @@ from app.main import create_app
 from app.settings import Settings
 from tests.factories import TestUser, register_user
 from tests.racing import Racers, start_racers, stop_racers
+from tests.sharding import AUDIT
+
+# Every client this process creates reports its commands to the sharding audit.
+monitoring.register(AUDIT)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the app sent a command that a cluster sharded by owner would have to
+    send to every shard (tests/sharding.py)."""
+    if AUDIT.findings:
+        lines = [
+            f"  {f.command} {f.collection} {f.query!r} from {f.origin}" for f in AUDIT.findings
+        ]
+        print("\nsharding audit: commands without owner_id on owned collections:", *lines, sep="\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif session.testscollected >= 100 and AUDIT.checked == 0:
+        print("\nsharding audit: no command of the app was checked")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,9 @@ plus the public ones) or `public(Model)` (only the public ones, for anonymous re
 scopes refuse to write.
 
 Reads and writes go through Beanie and come back as documents (or projections of them). The raw
-collection stays reachable as `collection` for the few modules that need an operator Beanie
-cannot say (the message-window engine); they still take their filters from `filter()`.
+driver's collection stays reachable as `collection` for the one module that needs what Beanie
+cannot say (the message-window engine, `app/conversations/window.py`); it still takes its
+filters from `filter()`.
 """
 
 from __future__ import annotations
@@ -224,6 +225,12 @@ class Scope(Generic[D]):
         self._writable()
         result = await self.model.find(self.filter(extra)).delete()
         return result.deleted_count if result is not None else 0
+
+
+def blob_filter(owner_id: ObjectId, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The same rule for the blob store, whose GridFS file documents carry their owner in
+    `metadata.owner_id` (`app/storage/`)."""
+    return {"metadata.owner_id": owner_id, **(extra or {})}
 
 
 def owner_id_of(user: User | ObjectId) -> ObjectId:

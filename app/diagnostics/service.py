@@ -1,6 +1,10 @@
 """The database's health as the app needs it: the engine and its capabilities, the declared
 indexes against those present, document counts and migrations. The same facts for the CLI
-(`genstore doctor`) and for administrators over HTTP."""
+(`genstore doctor`) and for administrators over HTTP.
+
+Raw driver: it lists indexes and counts documents of every collection, GridFS included, not
+only those a document model describes.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ State per migration in `migrations`: `applying` while its forward step runs, `ap
 `reverting` while its backward step runs (the record is removed after). A run that dies part-way
 leaves `applying`/`reverting`, and the next run repeats that (idempotent) step. A lock document
 with a lease keeps two runners from working at once.
+
+Raw driver: a migration works on the stored shape of the data, which is exactly what the
+document models of this release may not describe yet.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The migrations, oldest first. Each has an id, a forward and a backward step; both steps are
-idempotent, so re-running one that was interrupted completes it."""
+idempotent, so re-running one that was interrupted completes it.
+
+Raw driver, for the reason `runner.py` gives.
+"""
 
 from __future__ import annotations
 

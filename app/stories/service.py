@@ -12,6 +12,7 @@ from app.links import require_owned_links
 from app.pagination import CursorParams, Page
 from app.stories.schemas import StoryCreate, StoryPatch
 from documents.base import utcnow
+from documents.file import StoredFile
 from documents.story import Story
 from documents.user import User
 
@@ -20,21 +21,22 @@ def stories_of(user: User | ObjectId) -> Scope[Story]:
     return owned(Story, user)
 
 
-async def _image(user: User, file_id: str | None) -> dict[str, Any]:
+async def _image(user: User, file_id: str | None) -> StoredFile | None:
     if file_id is None:
-        return {}
-    handle = await file_to_reference(user, file_id, "image_file_id")
-    return {"image_file_id": handle.id, "image_sha256": handle.sha256}
+        return None
+    return await file_to_reference(user, file_id, "image_file_id")
 
 
 async def create_story(user: User, body: StoryCreate) -> Story:
     links = await require_owned_links(user, drawing_id=body.drawing_id)
+    image = await _image(user, body.image_file_id)
     story = stories_of(user).new(
         title=body.title,
         text=body.text.model_dump(),
         generation_time_ms=body.generation_time_ms,
+        image_file_id=image.id if image else None,
+        image_sha256=image.sha256 if image else None,
         **links,
-        **await _image(user, body.image_file_id),
     )
     await story.insert()
     return story

@@ -23,16 +23,33 @@ from documents.tutorial import Tutorial, TutorialCard, TutorialHash
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
-def tutorial_fields(data: dict[str, Any]) -> dict[str, Any]:
+# What a fixture or a PUT sets; the timestamps and the id are the database's.
+CONTENT_FIELDS = {
+    "slug",
+    "category",
+    "subject",
+    "thumbnail_url",
+    "description",
+    "steps",
+    "total_steps",
+    "content_hash",
+}
+
+
+def tutorial_from(data: dict[str, Any]) -> Tutorial:
     """What is stored for a tutorial: the fixture plus `total_steps` (derived, never sent) and
     the hash that tells an edited fixture from an unchanged one."""
     canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return {
+    return Tutorial(
         **data,
-        "thumbnail_url": data.get("thumbnail_url"),
-        "total_steps": len(data["steps"]),
-        "content_hash": hashlib.sha256(canonical.encode()).hexdigest(),
-    }
+        total_steps=len(data["steps"]),
+        content_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+    )
+
+
+def content_of(tutorial: Tutorial) -> dict[str, Any]:
+    """The stored form of a tutorial's content, for `$set`."""
+    return tutorial.model_dump(include=CONTENT_FIELDS)
 
 
 async def list_tutorials(category: str | None, params: CursorParams) -> Page[TutorialCard]:
@@ -65,7 +82,7 @@ async def tutorial_exists(slug: str) -> bool:
 
 
 async def create_tutorial(body: TutorialIn) -> Tutorial:
-    tutorial = Tutorial(**tutorial_fields(body.model_dump(exclude_none=True)))
+    tutorial = tutorial_from(body.model_dump(exclude_none=True))
     try:
         await tutorial.insert()
     except OperationFailure as exc:
@@ -85,14 +102,15 @@ async def put_tutorial(slug: str, body: TutorialIn) -> tuple[Tutorial, bool]:
     if body.slug != slug:
         raise Unprocessable("The body's `slug` must match the path.", field="body.slug")
     now = utcnow()
-    fields = tutorial_fields(body.model_dump(exclude_none=True))
+    tutorial = tutorial_from(body.model_dump(exclude_none=True))
+    tutorial.created_at = tutorial.updated_at = now
     for _attempt in range(3):
         replaced = await Tutorial.find_one({"slug": slug}).update(
-            {"$set": {**fields, "updated_at": now}}, response_type=UpdateResponse.NEW_DOCUMENT
+            {"$set": {**content_of(tutorial), "updated_at": now}},
+            response_type=UpdateResponse.NEW_DOCUMENT,
         )
         if replaced is not None:
             return replaced, False
-        tutorial = Tutorial(**fields, created_at=now, updated_at=now)
         try:
             await tutorial.insert()
             return tutorial, True
@@ -171,14 +189,17 @@ async def seed_tutorials(fixtures: list[dict[str, Any]]) -> SeedReport:
     now = utcnow()
     async with BulkWriter(object_class=Tutorial, ordered=True) as bulk:
         for data in fixtures:
-            fields = tutorial_fields(data)
+            tutorial = tutorial_from(data)
             slug = data["slug"]
-            if existing.get(slug) == fields["content_hash"]:
+            if existing.get(slug) == tutorial.content_hash:
                 report.unchanged.append(slug)
                 continue
             (report.updated if slug in existing else report.created).append(slug)
             await Tutorial.find_one({"slug": slug}).update(
-                {"$set": {**fields, "updated_at": now}, "$setOnInsert": {"created_at": now}},
+                {
+                    "$set": {**content_of(tutorial), "updated_at": now},
+                    "$setOnInsert": {"created_at": now},
+                },
                 upsert=True,
                 bulk_writer=bulk,
             )

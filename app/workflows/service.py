@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from beanie import PydanticObjectId
 from bson import ObjectId
+from pydantic import BaseModel
 
 from app.auth.scoping import Scope, owned
 from app.errors import Conflict, NotFound, Unprocessable
@@ -101,11 +103,16 @@ async def update_phase(user: User, workflow_id: str, name: str, body: PhaseUpdat
     raise Conflict("The workflow kept changing; try again.")
 
 
-async def _scene_image(user: User, image_file_id: str | None) -> dict[str, Any]:
+class SceneImage(BaseModel):
+    image_file_id: PydanticObjectId | None = None
+    image_sha256: str | None = None
+
+
+async def _scene_image(user: User, image_file_id: str | None) -> SceneImage:
     if image_file_id is None:
-        return {"image_file_id": None, "image_sha256": None}
+        return SceneImage()
     handle = await file_to_reference(user, image_file_id, "image_file_id")
-    return {"image_file_id": handle.id, "image_sha256": handle.sha256}
+    return SceneImage(image_file_id=handle.id, image_sha256=handle.sha256)
 
 
 async def add_scene(user: User, workflow_id: str, body: SceneIn) -> Scene:
@@ -116,7 +123,7 @@ async def add_scene(user: User, workflow_id: str, body: SceneIn) -> Scene:
         number=body.number,
         description=body.description,
         prompt=body.prompt,
-        **await _scene_image(user, body.image_file_id),
+        **(await _scene_image(user, body.image_file_id)).model_dump(),
         created_at=now,
         updated_at=now,
     )
@@ -153,7 +160,7 @@ async def replace_scene(user: User, workflow_id: str, number: int, body: SceneIn
             update={
                 "description": body.description,
                 "prompt": body.prompt,
-                **image,
+                **image.model_dump(),
                 "updated_at": now,
             }
         )
