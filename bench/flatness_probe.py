@@ -16,7 +16,7 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 
 from app.embedded_server import EmbeddedServer, free_port
-from bench.__main__ import seed_conversation  # the layout rolls produce
+from bench.seeding import seed_long_conversation  # the layout rolls produce
 
 
 async def main():
@@ -40,7 +40,7 @@ async def main():
                 "activity_at": now,
             }
         )
-        long_id = ObjectId(await seed_conversation(db, owner, 19_899))
+        long_id = ObjectId(await seed_long_conversation(db, owner, 19_899))
 
         async def series(cid):
             lat = []
@@ -84,7 +84,7 @@ async def main():
                 "activity_at": now,
             }
         )
-        long2 = ObjectId(await seed_conversation(db, owner, 19_899))
+        long2 = ObjectId(await seed_long_conversation(db, owner, 19_899))
         d = await series(long2)
         e = await series(short2)
         print(

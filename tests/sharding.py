@@ -19,15 +19,18 @@ from typing import Any
 
 from pymongo import monitoring
 
-from documents import OWNED_DOCUMENTS
+from documents import GLOBAL_COLLECTIONS, OWNED_DOCUMENTS
 from documents.blob import FILES
 
 APP = str(Path(__file__).resolve().parent.parent / "app") + "/"
 
-# Collection → the field that routes its queries to one shard.
-SHARD_KEYS = {model.Settings.name: "owner_id" for model in OWNED_DOCUMENTS} | {
-    FILES: "metadata.owner_id"
-}
+# Collection → the field that routes its queries to one shard. The small collections with
+# global unique keys stay unsharded (`documents.GLOBAL_COLLECTIONS`, README "Scaling").
+SHARD_KEYS = {
+    model.Settings.name: "owner_id"
+    for model in OWNED_DOCUMENTS
+    if model.Settings.name not in GLOBAL_COLLECTIONS
+} | {FILES: "metadata.owner_id"}
 
 # Code that reads or writes across owners on purpose, and why.
 ALLOWED = {

@@ -11,7 +11,9 @@ from bson import ObjectId
 from fastapi import FastAPI
 
 from app.conversations import window
+from app.database import get_db
 from app.observability import command_recorder
+from bench.seeding import seed_long_conversation
 from documents.conversation import (
     WINDOW_KEEP_MESSAGES,
     WINDOW_MAX_MESSAGES,
@@ -444,7 +446,9 @@ async def test_append_costs_two_commands_at_message_20_and_at_20000(
     short = await new_conversation(client, alice, title="short")
     for i in range(19):
         await append(client, alice, short["id"], f"s{i}")
-    long = await seed_long_conversation(alice, 19_999)
+    long = await seed_long_conversation(
+        get_db(), ObjectId(alice.id), 19_999, window_size=60, title="very long"
+    )
     costs = []
     for conversation_id in (short["id"], long):
         with command_recorder.capture() as commands:
@@ -464,73 +468,12 @@ async def test_append_costs_two_commands_at_message_20_and_at_20000(
     assert (await client.delete(f"{API}/{long}", headers=alice.headers)).status_code == 204
 
 
-async def seed_long_conversation(user: TestUser, count: int) -> str:
-    """A conversation of `count` short messages written the way rolls write them: archive
-    buckets through the service's own copy step, and a full window."""
-    owner = ObjectId(user.id)
-    now = datetime.now(UTC).replace(microsecond=0)
-    window_size = 60
-    messages = [
-        {
-            "id": ObjectId(),
-            "seq": seq,
-            "role": "user" if seq % 2 else "assistant",
-            "content": f"message {seq}",
-            "type": "text",
-            "parent_id": None,
-            "model": None,
-            "usage": None,
-            "site_version": None,
-            "created_at": now,
-            "edited_at": None,
-            "day": now.strftime("%Y-%m-%d"),
-            "size": 300,
-        }
-        for seq in range(1, count + 1)
-    ]
-    conversation_id = ObjectId()
-    archived = messages[: count - window_size]
-    archives = ConversationArchive.get_pymongo_collection()
-    buckets = {}
-    for message in archived:
-        buckets.setdefault(bucket_of(message["seq"]), []).append(message)
-    await archives.insert_many(
-        [
-            {
-                "owner_id": owner,
-                "conversation_id": conversation_id,
-                "bucket": b,
-                "messages": ms,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for b, ms in buckets.items()
-        ]
-    )
-    window = [{k: v for k, v in m.items() if k != "seq"} for m in messages[count - window_size :]]
-    await Conversation.get_pymongo_collection().insert_one(
-        {
-            "_id": conversation_id,
-            "owner_id": owner,
-            "title": "very long",
-            "archived": False,
-            "messages": window,
-            "message_count": count,
-            "archived_count": len(archived),
-            "window_bytes": 300 * window_size,
-            "last_message_at": now,
-            "activity_at": now,
-            "created_at": now,
-            "updated_at": now,
-        }
-    )
-    return str(conversation_id)
-
-
 async def test_twenty_thousand_messages_page_exactly_once_and_stay_small(
     client: httpx.AsyncClient, alice: TestUser
 ) -> None:
-    conversation_id = await seed_long_conversation(alice, 20_000)
+    conversation_id = await seed_long_conversation(
+        get_db(), ObjectId(alice.id), 20_000, window_size=60, title="very long"
+    )
     response = await append(client, alice, conversation_id, "the 20,001st")
     assert response.json()["seq"] == 20_001
     stored = await all_messages(client, alice, conversation_id)

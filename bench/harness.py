@@ -1,0 +1,218 @@
+"""The bench's machinery: measuring a request function, app-vs-floor comparisons, the servers
+under test, and the context every case group receives."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from bson import ObjectId
+
+from app.embedded_server import free_port
+from app.engine import EngineProfile
+
+ROOT = Path(__file__).resolve().parent.parent
+CONCURRENCY = (1, 8, 32)
+WARM_UP = itertools.count(10_000_000)
+THROUGHPUT_CASES = (
+    "append message",
+    "list conversations",
+    "get a site version's manifest",
+    "commit a site version",
+    "GET /users/me, bearer token",
+    "GET /users/me, API key",
+)
+TARGET_CASES = (
+    "download a 10 MB file",
+    "upload a 10 MB file",
+    "append flatness",
+    "site storage",
+    "analytics",
+    "money",
+)
+
+
+@dataclass
+class Selection:
+    """Which cases this run measures: all, the targets only, or those named with --case."""
+
+    targets_only: bool = False
+    names: list[str] = field(default_factory=list)
+
+    def wants(self, case: str) -> bool:
+        if case in THROUGHPUT_CASES and self.targets_only:
+            return False
+        return not self.names or any(name.lower() in case.lower() for name in self.names)
+
+
+@dataclass
+class Stats:
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    latencies: list[float] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class Row:
+    case: str
+    concurrency: int
+    app: Stats
+    floor: Stats | None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.app.throughput / self.floor.throughput if self.floor else None
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    targets: list[tuple[str, str, bool]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def combine(parts: list[Stats]) -> Stats:
+    requests = sum(p.requests for p in parts)
+    seconds = sum(p.requests / p.throughput for p in parts)
+    latencies = sorted(latency for p in parts for latency in p.latencies)
+    return Stats(
+        throughput=requests / seconds,
+        p50_ms=statistics.median(latencies) * 1000,
+        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        requests=requests,
+        latencies=latencies,
+    )
+
+
+async def measure(
+    request: Callable[[int], Awaitable[httpx.Response]], concurrency: int, total: int
+) -> Stats:
+    latencies: list[float] = []
+    counter = itertools.count()
+
+    async def worker() -> None:
+        while (i := next(counter)) < total:
+            started = time.perf_counter()
+            response = await request(i)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code >= 300:
+                raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+
+    for _ in range(min(2, total)):  # warm-up, with indices no measured request uses
+        await request(next(WARM_UP))
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return Stats(
+        throughput=total / elapsed,
+        p50_ms=statistics.median(latencies) * 1000,
+        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        requests=total,
+        latencies=latencies,
+    )
+
+
+async def start_uvicorn(target: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        *(["--factory"] if target.startswith("app.") else []),
+        env=env,
+        cwd=str(ROOT),
+    )
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient() as probe:
+        for _ in range(300):
+            try:
+                await probe.get(base + "/healthz")
+                return process, base
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+    raise RuntimeError(f"{target} did not start")
+
+
+def rss(pid: int, field_name: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+@dataclass
+class Bench:
+    """What every case group works with: the clients of the app and its floor, the database,
+    the signed-in user, and where results go."""
+
+    report: Report
+    selection: Selection
+    engine: EngineProfile
+    api: httpx.AsyncClient
+    floor: httpx.AsyncClient
+    db: Any
+    auth: dict[str, str]
+    as_user: dict[str, str]
+    me: dict[str, Any]
+    key: str
+    app_pid: int
+    save: Callable[[], None]
+
+    @property
+    def owner(self) -> ObjectId:
+        return ObjectId(self.me["id"])
+
+    def wants(self, case: str) -> bool:
+        return self.selection.wants(case)
+
+    async def compare(
+        self,
+        case: str,
+        app_call: Callable[[int], Awaitable[httpx.Response]],
+        floor_call: Callable[[int], Awaitable[httpx.Response]],
+        total_for: Callable[[int], int],
+    ) -> list[Row]:
+        """App and floor alternate in four blocks per concurrency, so that data growing during
+        the case (documents, collections) weighs on both alike."""
+        rows: list[Row] = []
+        if not self.wants(case):
+            return rows
+        for concurrency in CONCURRENCY:
+            block = max(concurrency, total_for(concurrency) // 4)
+            app_parts, floor_parts = [], []
+            for _ in range(4):
+                app_parts.append(await measure(app_call, concurrency, block))
+                floor_parts.append(await measure(floor_call, concurrency, block))
+            app_stats, floor_stats = combine(app_parts), combine(floor_parts)
+            rows.append(Row(case, concurrency, app_stats, floor_stats))
+            print(
+                f"{case} c={concurrency}: app {app_stats.throughput:.0f}/s, "
+                f"floor {floor_stats.throughput:.0f}/s",
+                flush=True,
+            )
+        self.report.rows.extend(rows)
+        self.save()
+        return rows
+
+
+def requests_for(concurrency: int) -> int:
+    return max(120, 10 * concurrency)
