@@ -104,3 +104,18 @@ def blob_response(
         media_type=content_type,
         headers=headers,
     )
+
+
+# Published and shared sites, for anyone. Generated pages run in a sandbox (an opaque origin:
+# no access to this API's cookies or storage) and may not be framed or call out.
+PUBLIC_SITE_HEADERS = {
+    "Content-Security-Policy": (
+        "sandbox allow-scripts allow-forms allow-popups; default-src 'self' data: blob:; "
+        "script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; connect-src 'none'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "public, max-age=0, must-revalidate",
+}

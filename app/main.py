@@ -23,6 +23,9 @@ from app.health.router import router as health_router
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.projects.router import router as projects_router
 from app.settings import Settings, get_settings
+from app.shares.router import conversation_shares, site_shares
+from app.shares.router import public_router as public_shares_router
+from app.shares.router import router as shares_router
 from app.sites.router import public_router as public_sites_router
 from app.sites.router import router as sites_router
 from app.stories.router import router as stories_router
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(public_sites_router)
+    app.include_router(public_shares_router)
     for router in _area_routers():
         app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_json_bytes)
@@ -88,6 +92,9 @@ def _area_routers() -> list:
         analytics_router,
         admin_analytics_router,
         diagnostics_router,
+        conversation_shares,
+        site_shares,
+        shares_router,
     ]
 
 

@@ -217,6 +217,7 @@ class CommandRecorder(monitoring.CommandListener):
 
 
 DB_COMMANDS = Counter("db_commands_total", "Database commands issued.", ["command"])
+SHARE_VIEWS = Counter("share_views_total", "Views of share links.", ["resource"])
 DB_POOL_SIZE = Gauge("db_pool_max_size", "Connections this process may open to the database.")
 DB_COMMAND_FAILURES = Counter("db_command_failures_total", "Database commands failed.", ["command"])
 command_recorder = CommandRecorder()

@@ -16,6 +16,7 @@ from documents.generation import Generation
 from documents.outbox import OutboxMessage
 from documents.project import Project
 from documents.rate_limit import RateLimitWindow
+from documents.share import Share, ShareSnapshot
 from documents.site import Site
 from documents.story import Story
 from documents.tutorial import Tutorial
@@ -40,6 +41,8 @@ ALL_DOCUMENTS: list[type] = [
     Drawing,
     Story,
     RateLimitWindow,
+    Share,
+    ShareSnapshot,
 ]
 
 OWNED_DOCUMENTS: list[type[OwnedDocument]] = [
@@ -53,6 +56,7 @@ GLOBAL_COLLECTIONS = (
     "tutorials",
     "rate_limits",
     "outbox",
+    "shares",
 )
 
 # Collections that are not Beanie documents (the GridFS bucket), with their indexes.

@@ -41,6 +41,9 @@ BODIES: dict[tuple[str, str], Any] = {
         "prompt": "p",
     },
     ("PATCH", "/api/v1/stories/{story_id}"): {"is_favorite": True},
+    ("POST", "/api/v1/conversations/{conversation_id}/shares"): {"mode": "live"},
+    ("POST", "/api/v1/sites/{site_id}/shares"): {"mode": "live"},
+    ("PATCH", "/api/v1/shares/{share_id}"): {"max_views": 1},
     ("PUT", "/api/v1/tutorials/{slug}"): {
         "slug": "sitting-cat",
         "category": "animals",
@@ -118,6 +121,12 @@ async def build_world(client: httpx.AsyncClient, user: TestUser) -> dict[str, di
     )
     world["stories"] = {"story_id": story.json()["id"]}
     world["tutorials"] = {"slug": "sitting-cat"}
+    shared = await client.post(
+        f"/api/v1/conversations/{conversation_id}/shares",
+        json={"mode": "snapshot"},
+        headers=user.headers,
+    )
+    world["shares"] = {"share_id": shared.json()["id"]}
     return world
 
 

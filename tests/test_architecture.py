@@ -18,6 +18,7 @@ GRAPH = grimp.build_graph("app", "documents")
 # diagnostics, and the engine profile itself.
 RAW_DRIVER_MODULES = {
     "app/auth/scoping.py",
+    "app/conversations/history.py",
     "app/conversations/window.py",
     "app/database.py",
     "app/diagnostics/service.py",

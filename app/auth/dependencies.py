@@ -32,6 +32,7 @@ AREAS = (
     "stories",
     "usage",
     "analytics",
+    "shares",
 )
 
 bearer_scheme = HTTPBearer(auto_error=False, description="Access token or external IdP token")

@@ -28,6 +28,12 @@ async def enforce_rate_limit(key: str, limit: int) -> None:
         )
 
 
+async def current_count(key: str, window: int) -> int:
+    """The window's count so far, without counting."""
+    counter = await RateLimitWindow.get(f"{key}:{window}")
+    return 0 if counter is None else counter.hits
+
+
 async def count_request(key: str, window: int) -> int:
     """Add one to the window's counter and return the new count.
 

@@ -9,7 +9,7 @@ from typing import Any
 from bson import ObjectId
 
 from app.auth.scoping import parse_object_id
-from app.conversations import window
+from app.conversations import history, window
 from app.conversations.schemas import (
     BulkRequest,
     ConversationCreate,
@@ -20,6 +20,7 @@ from app.conversations.window import archives_of, conversations_of
 from app.errors import Gone, NotFound, Unprocessable
 from app.links import require_owned_links
 from app.pagination import CursorParams, Page
+from app.shares.service import delete_shares_of
 from app.usage.service import record_usage_event
 from documents.base import day_of, utcnow
 from documents.conversation import (
@@ -84,7 +85,7 @@ async def list_conversations(
         conditions.append({"project_id": parse_object_id(project_id)})
     if q:
         pattern = {"$regex": literal_pattern(q), "$options": "i"}
-        in_archives = await window.archived_matches(ObjectId(str(user.id)), pattern)
+        in_archives = await history.archived_matches(ObjectId(str(user.id)), pattern)
         conditions.append(
             {
                 "$or": [
@@ -115,6 +116,7 @@ async def delete_conversation(user: User, conversation_id: str) -> None:
     archives a crash in between leaves behind."""
     oid = await conversations_of(user).delete_or_404(conversation_id)
     await archives_of(user).delete_many({"conversation_id": oid})
+    await delete_shares_of(user, [oid])
 
 
 async def bulk_action(user: User, body: BulkRequest) -> int:
@@ -130,6 +132,7 @@ async def bulk_action(user: User, body: BulkRequest) -> int:
         return 0
     done = await scope.delete_many({"_id": {"$in": mine}})
     await archives_of(user).delete_many({"conversation_id": {"$in": mine}})
+    await delete_shares_of(user, mine)
     return done
 
 
@@ -206,7 +209,7 @@ async def _explain_failed_append(
         raise Gone("This conversation has expired.")
     if parent_id is not None:
         where = {"conversation_id": conversation.id, "messages.id": parent_id}
-        if await window.in_archives(conversation.owner_id, where):
+        if await history.in_archives(conversation.owner_id, where):
             return
         raise Unprocessable(
             "`parent_id` does not name a message of this conversation.", field="body.parent_id"
@@ -225,7 +228,7 @@ async def list_messages(
     if high < 1:
         return Page(items=[])
     low = max(1, high - limit + 1)
-    items = window.as_messages(await window.messages_between(raw, low, high))
+    items = window.as_messages(await history.messages_between(raw, low, high))
     return Page(items=items, next_cursor=str(low) if low > 1 else None)
 
 
@@ -263,7 +266,7 @@ async def branch_messages(
     if target is None:
         raise NotFound("No such message.")
     raw = await window.read_conversation(conversations_of(user), conversation_id)
-    path = await window.branch_path(raw, target)
+    path = await history.branch_path(raw, target)
     if path is None:
         raise NotFound("No such message.")
     return raw, window.as_messages(path)
@@ -320,4 +323,4 @@ async def message_exists(
     if conversation_id is not None:
         where["conversation_id"] = conversation_id
     owner = user if isinstance(user, ObjectId) else ObjectId(str(user.id))
-    return await window.in_archives(owner, where)
+    return await history.in_archives(owner, where)

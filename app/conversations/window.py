@@ -241,31 +241,7 @@ async def copy_history(
         await copy_to_archive(owner_id, conversation_id, bucket, list(group))
 
 
-# --- reading ---------------------------------------------------------------------------------
-
-
-async def archived_messages(
-    owner_id: ObjectId, conversation_id: ObjectId, first_bucket: int, last_bucket: int
-) -> list[RawMessage]:
-    archives = archives_of(owner_id)
-    cursor = archives.collection.find(
-        archives.filter(
-            {
-                "conversation_id": conversation_id,
-                "bucket": {"$gte": first_bucket, "$lte": last_bucket},
-            }
-        )
-    )
-    return [m async for bucket in cursor for m in bucket.get("messages", [])]
-
-
-def merge(*sources: list[RawMessage]) -> list[RawMessage]:
-    """Messages from window and archives, each once (by id), in seq order."""
-    by_id: dict[Any, RawMessage] = {}
-    for source in sources:
-        for message in source:
-            by_id.setdefault(message["id"], message)
-    return sorted(by_id.values(), key=lambda m: m["seq"])
+# --- reading ------------------------------------------------------------------------------
 
 
 async def read_conversation(scope: Scope[Conversation], conversation_id: Any) -> dict[str, Any]:
@@ -273,74 +249,6 @@ async def read_conversation(scope: Scope[Conversation], conversation_id: Any) ->
     if raw is None:
         raise scope.not_found()
     return raw
-
-
-async def messages_between(raw: dict[str, Any], low: int, high: int) -> list[RawMessage]:
-    """Messages with low ≤ seq ≤ high, across window and archives: the buckets are read only
-    when the range reaches past the window."""
-    archived = raw.get("archived_count", 0)
-    window = [m for m in window_with_seq(raw) if low <= m["seq"] <= high]
-    older: list[RawMessage] = []
-    if low <= archived:
-        older = [
-            m
-            for m in await archived_messages(
-                raw["owner_id"], raw["_id"], bucket_of(low), bucket_of(min(high, archived))
-            )
-            if low <= m["seq"] <= high
-        ]
-    return merge(window, older)
-
-
-async def branch_path(raw: dict[str, Any], target: ObjectId) -> list[RawMessage] | None:
-    """Root → `target`, following `parent_id`; None when `target` is not in the conversation.
-    Parents always have a lower seq, so archives are read backwards, a batch of buckets at a
-    time, only as far as the path goes."""
-    known = {m["id"]: m for m in window_with_seq(raw)}
-    archived = raw.get("archived_count", 0)
-    next_bucket = bucket_of(archived) if archived else -1
-
-    async def load_older() -> bool:
-        nonlocal next_bucket
-        if next_bucket < 0:
-            return False
-        first = max(0, next_bucket - 19)
-        for message in await archived_messages(raw["owner_id"], raw["_id"], first, next_bucket):
-            known.setdefault(message["id"], message)
-        next_bucket = first - 1
-        return True
-
-    path: list[RawMessage] = []
-    current: ObjectId | None = target
-    while current is not None:
-        while current not in known:
-            if not await load_older():
-                if not path:
-                    return None
-                current = None  # a parent outside the conversation ends the path
-                break
-        if current is None:
-            break
-        message = known[current]
-        path.append(message)
-        current = message.get("parent_id")
-        if len(path) > raw.get("message_count", 0):
-            break  # defensive: a cycle cannot happen through the API
-    path.reverse()
-    return path
-
-
-async def in_archives(owner_id: ObjectId, where: dict[str, Any]) -> bool:
-    archives = archives_of(owner_id)
-    return await archives.collection.find_one(archives.filter(where), {"_id": 1}) is not None
-
-
-async def archived_matches(owner_id: ObjectId, pattern: dict[str, Any]) -> list[ObjectId]:
-    """Conversations with an archived message whose content matches `pattern`."""
-    archives = archives_of(owner_id)
-    return await archives.collection.distinct(
-        "conversation_id", archives.filter({"messages.content": pattern})
-    )
 
 
 # --- edits -----------------------------------------------------------------------------------

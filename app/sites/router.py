@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
-from app.blob_responses import blob_response, content_disposition
+from app.blob_responses import PUBLIC_SITE_HEADERS, blob_response, content_disposition
 from app.pagination import Page, Pagination
 from app.sites import service
 from app.sites.schemas import (
@@ -128,20 +128,6 @@ async def export(
         headers={"Content-Disposition": content_disposition(f"site-{site_id}-v{number}.zip")},
     )
 
-
-# Published sites, for anyone. Generated pages run in a sandbox (an opaque origin: no access to
-# this API's cookies or storage) and may not be framed or call out.
-PUBLIC_SITE_HEADERS = {
-    "Content-Security-Policy": (
-        "sandbox allow-scripts allow-forms allow-popups; default-src 'self' data: blob:; "
-        "script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; connect-src 'none'; frame-ancestors 'none'; "
-        "base-uri 'none'; form-action 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "public, max-age=0, must-revalidate",
-}
 
 public_router = APIRouter(tags=["published sites"])
 

@@ -15,6 +15,7 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.files.service import file_to_reference
 from app.links import require_owned_links
 from app.pagination import CursorParams, Page, decode_cursor, encode_cursor
+from app.shares.service import delete_shares_of
 from app.sites.paths import InvalidPath, normalise_path
 from app.sites.schemas import ChangeIn, SiteCreate, SitePatch, VersionCreate
 from app.zipstream import ZipWriter
@@ -150,7 +151,8 @@ async def update_site(user: User, site_id: str, patch: SitePatch) -> Site:
 async def delete_site(user: User, site_id: str) -> None:
     """The site goes; its blobs stay while other sites or files use them and are collected by
     `cleanup` after that."""
-    await sites_of(user).delete_or_404(site_id)
+    oid = await sites_of(user).delete_or_404(site_id)
+    await delete_shares_of(user, [oid])
 
 
 # --- versions --------------------------------------------------------------------------------

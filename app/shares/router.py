@@ -1,0 +1,123 @@
+"""Share links. The owner makes them on a conversation or a site and manages them under
+`/shares`; anyone with the link reads `/s/{token}` (no account, nothing else leaked)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
+
+from app.auth.dependencies import CurrentUser, SettingsDep, require_area
+from app.blob_responses import PUBLIC_SITE_HEADERS, blob_response
+from app.pagination import Page, Pagination
+from app.shares import service
+from app.shares.schemas import (
+    ConversationShareCreate,
+    Resource,
+    SharedConversationRead,
+    SharePatch,
+    ShareRead,
+    SiteShareCreate,
+)
+from documents.share import Share
+
+conversation_shares = APIRouter(
+    prefix="/conversations", tags=["shares"], dependencies=[require_area("conversations")]
+)
+site_shares = APIRouter(prefix="/sites", tags=["shares"], dependencies=[require_area("sites")])
+router = APIRouter(prefix="/shares", tags=["shares"], dependencies=[require_area("shares")])
+public_router = APIRouter(tags=["shares"])
+
+PasswordHeader = Annotated[
+    str | None, Header(alias="Share-Password", description="The share's password, if it has one")
+]
+
+
+@conversation_shares.post(
+    "/{conversation_id}/shares", status_code=status.HTTP_201_CREATED, response_model=ShareRead
+)
+async def share_conversation(
+    conversation_id: str, body: ConversationShareCreate, user: CurrentUser, settings: SettingsDep
+):
+    """A link to the conversation: `snapshot` (as it is now, up to `up_to_message_id`, default
+    the last message) or `live`. The link (`token`, `url`) is shown in this answer only."""
+    share, token = await service.share_conversation(user, conversation_id, body)
+    return ShareRead.of(share, token=token, base_url=settings.public_base_url)
+
+
+@site_shares.post(
+    "/{site_id}/shares", status_code=status.HTTP_201_CREATED, response_model=ShareRead
+)
+async def share_site(site_id: str, body: SiteShareCreate, user: CurrentUser, settings: SettingsDep):
+    """A link to the site, published or not: `snapshot` pins `version` (default current),
+    `live` follows the current version. The link is shown in this answer only."""
+    share, token = await service.share_site(user, site_id, body)
+    return ShareRead.of(share, token=token, base_url=settings.public_base_url)
+
+
+@router.get("", response_model=Page[ShareRead])
+async def list_shares(user: CurrentUser, params: Pagination, resource: Resource | None = None):
+    """Your share links, newest first."""
+    page = await service.list_shares(user, params, resource=resource)
+    return Page(items=[ShareRead.of(share) for share in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{share_id}", response_model=ShareRead)
+async def get_share(share_id: str, user: CurrentUser):
+    return ShareRead.of(await service.get_share(user, share_id))
+
+
+@router.patch("/{share_id}", response_model=ShareRead)
+async def update_share(share_id: str, body: SharePatch, user: CurrentUser):
+    """`{expires_at?, max_views?, password?}`; `password: null` removes the password."""
+    return ShareRead.of(await service.update_share(user, share_id, body))
+
+
+@router.delete("/{share_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_share(share_id: str, user: CurrentUser) -> Response:
+    """Revokes the link at once (viewers get 410); the share stays listed as revoked."""
+    await service.revoke_share(user, share_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@public_router.get(
+    "/s/{token}",
+    response_model=SharedConversationRead,
+    responses={
+        200: {
+            "description": "A conversation as JSON, or a site's index page",
+            "content": {"text/html": {}},
+        },
+        401: {"description": "The share has a password: send it in `Share-Password`"},
+        404: {"description": "No such share"},
+        410: {"description": "Expired, exhausted or revoked (the detail says which)"},
+        429: {"description": "Too many wrong passwords"},
+    },
+)
+async def view_share(token: str, request: Request, password: PasswordHeader = None):
+    """No auth. Each successful view counts toward `max_views`."""
+    share = await service.open_share(token, password, count_view=True)
+    if share.resource == "site":
+        return await _site_file(share, "index.html", request)
+    shared = await service.shared_conversation(share)
+    return SharedConversationRead.model_validate(shared, from_attributes=True)
+
+
+@public_router.get(
+    "/s/{token}/{path:path}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def view_shared_file(
+    token: str, path: str, request: Request, password: PasswordHeader = None
+) -> Response:
+    """No auth: another file of a shared site (not counted as a view)."""
+    share = await service.open_share(token, password, count_view=False)
+    return await _site_file(share, path or "index.html", request)
+
+
+async def _site_file(share: Share, path: str, request: Request) -> Response:
+    owner, file = await service.shared_site_file(share, path)
+    return blob_response(
+        request, owner, file.sha256, file.size, file.content_type, extra_headers=PUBLIC_SITE_HEADERS
+    )
