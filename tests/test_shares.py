@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from app.jobs.cleanup import run_cleanup
 from tests.factories import TestUser, register_user
 from tests.racing import Racers, needs_isolation
 
@@ -295,3 +296,23 @@ async def test_deletes_take_shares_with_them_and_export_keeps_them_without_secre
     ).status_code == 204
     assert (await client.get(f"/s/{token}")).status_code == 404
     assert (await client.get(f"{API}/shares", headers=user.headers)).json()["items"] == []
+
+
+async def test_blobs_a_share_can_serve_survive_garbage_collection(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    site = (
+        await client.post(
+            f"{API}/sites",
+            json={"title": "gc", "files": [{"path": "index.html", "content": "first words"}]},
+            headers=alice.headers,
+        )
+    ).json()
+    token = token_of(await share(client, alice, f"sites/{site['id']}", mode="snapshot"))
+    await client.post(
+        f"{API}/sites/{site['id']}/versions",
+        json={"base_version": 1, "changes": [{"path": "index.html", "content": "second words"}]},
+        headers=alice.headers,
+    )
+    await run_cleanup(blob_grace=timedelta(0))
+    assert (await client.get(f"/s/{token}")).text == "first words"
