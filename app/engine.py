@@ -82,19 +82,25 @@ class EngineProfile:
         }
 
 
+# Every capability missing: what the code assumes of an engine it knows nothing about.
+NOTHING = {
+    "isolated_updates": False,
+    "multi_accumulator_group": False,
+    "push_modifiers": False,
+    "pull_embedded_conditions": False,
+    "find_and_modify_projection": False,
+    "batched_create_indexes": False,
+    "ttl_indexes": False,
+    "transactions": False,
+}
+
+
 def _ferretdb_v1(version: str, wire: int) -> EngineProfile:
     return EngineProfile(
         name="FerretDB",
         version=version,
         wire_version=wire,
-        isolated_updates=False,
-        multi_accumulator_group=False,
-        push_modifiers=False,
-        pull_embedded_conditions=False,
-        find_and_modify_projection=False,
-        batched_create_indexes=False,
-        ttl_indexes=False,
-        transactions=False,
+        **NOTHING,  # type: ignore[arg-type]
         duplicate_codes="11000 from insert and findAndModify; 1 from update upserts",
         notes=[
             "updates of one document are not isolated across connections: one connection",
@@ -172,17 +178,7 @@ def _duplicate(code: Any, message: Any) -> bool:
 
 # The profile in use by this process, installed by `database.connect`. Until then the code
 # takes the portable path everywhere.
-PORTABLE = EngineProfile(
-    name="unknown",
-    version="",
-    isolated_updates=False,
-    multi_accumulator_group=False,
-    push_modifiers=False,
-    pull_embedded_conditions=False,
-    find_and_modify_projection=False,
-    batched_create_indexes=False,
-    ttl_indexes=False,
-)
+PORTABLE = EngineProfile(name="unknown", version="", **NOTHING)  # type: ignore[arg-type]
 _profile: EngineProfile = PORTABLE
 
 

@@ -81,16 +81,22 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
-def combine(parts: list[Stats]) -> Stats:
-    requests = sum(p.requests for p in parts)
-    seconds = sum(p.requests / p.throughput for p in parts)
-    latencies = sorted(latency for p in parts for latency in p.latencies)
+def stats_of(latencies: list[float], requests: int, seconds: float) -> Stats:
+    ordered = sorted(latencies)
     return Stats(
         throughput=requests / seconds,
-        p50_ms=statistics.median(latencies) * 1000,
-        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        p50_ms=statistics.median(ordered) * 1000,
+        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
         requests=requests,
-        latencies=latencies,
+        latencies=ordered,
+    )
+
+
+def combine(parts: list[Stats]) -> Stats:
+    return stats_of(
+        [latency for p in parts for latency in p.latencies],
+        sum(p.requests for p in parts),
+        sum(p.requests / p.throughput for p in parts),
     )
 
 
@@ -112,15 +118,7 @@ async def measure(
         await request(next(WARM_UP))
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return Stats(
-        throughput=total / elapsed,
-        p50_ms=statistics.median(latencies) * 1000,
-        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-        requests=total,
-        latencies=latencies,
-    )
+    return stats_of(latencies, total, time.perf_counter() - started)
 
 
 async def start_uvicorn(target: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:

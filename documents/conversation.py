@@ -56,8 +56,10 @@ class ForkOrigin(BaseModel):
     message_id: PydanticObjectId
 
 
-class Conversation(OwnedDocument):
-    noun = "conversation"
+class ConversationFields(BaseModel):
+    """What a conversation holds besides its messages: shared by the document and its
+    message-less projection."""
+
     title: str | None = None
     project_id: PydanticObjectId | None = None
     site_id: PydanticObjectId | None = None
@@ -66,15 +68,19 @@ class Conversation(OwnedDocument):
     expires_at: datetime | None = None
     archived: bool = False
     forked_from: ForkOrigin | None = None
-    messages: list[Message] = Field(default_factory=list)
     message_count: int = 0
+    last_message_at: datetime | None = None
+    # last_message_at, or created_at before the first message: the list's sort key.
+    activity_at: datetime
+
+
+class Conversation(OwnedDocument, ConversationFields):
+    noun = "conversation"
+    messages: list[Message] = Field(default_factory=list)
     archived_count: int = 0
     window_bytes: int = 0
     # Incremented by every write to `messages`; a roll's final write is guarded by it.
     revision: int = 0
-    last_message_at: datetime | None = None
-    # last_message_at, or created_at before the first message: the list's sort key.
-    activity_at: datetime
     rolling_until: datetime | None = None
 
     class Settings:
@@ -92,22 +98,11 @@ class Conversation(OwnedDocument):
         ]
 
 
-class ConversationCard(BaseModel):
+class ConversationCard(ConversationFields):
     """Projection: a conversation without its window of messages."""
 
     id: PydanticObjectId = Field(alias="_id")
     owner_id: PydanticObjectId
-    title: str | None = None
-    project_id: PydanticObjectId | None = None
-    site_id: PydanticObjectId | None = None
-    context: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
-    expires_at: datetime | None = None
-    archived: bool = False
-    forked_from: ForkOrigin | None = None
-    message_count: int = 0
-    last_message_at: datetime | None = None
-    activity_at: datetime
     created_at: datetime
     updated_at: datetime
 

@@ -47,7 +47,7 @@ def tutorial_from(data: dict[str, Any]) -> Tutorial:
     )
 
 
-def content_of(tutorial: Tutorial) -> dict[str, Any]:
+def _content(tutorial: Tutorial) -> dict[str, Any]:
     """The stored form of a tutorial's content, for `$set`."""
     return tutorial.model_dump(include=CONTENT_FIELDS)
 
@@ -106,7 +106,7 @@ async def put_tutorial(slug: str, body: TutorialIn) -> tuple[Tutorial, bool]:
     tutorial.created_at = tutorial.updated_at = now
     for _attempt in range(3):
         replaced = await Tutorial.find_one({"slug": slug}).update(
-            {"$set": {**content_of(tutorial), "updated_at": now}},
+            {"$set": {**_content(tutorial), "updated_at": now}},
             response_type=UpdateResponse.NEW_DOCUMENT,
         )
         if replaced is not None:
@@ -197,7 +197,7 @@ async def seed_tutorials(fixtures: list[dict[str, Any]]) -> SeedReport:
             (report.updated if slug in existing else report.created).append(slug)
             await Tutorial.find_one({"slug": slug}).update(
                 {
-                    "$set": {**content_of(tutorial), "updated_at": now},
+                    "$set": {**_content(tutorial), "updated_at": now},
                     "$setOnInsert": {"created_at": now},
                 },
                 upsert=True,
