@@ -33,7 +33,7 @@ then incremented, on every engine.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
@@ -64,9 +64,6 @@ class EngineProfile:
     transactions: bool = False
     duplicate_codes: str = "11000 for every write"
     notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @property
     def capabilities(self) -> dict[str, bool]:

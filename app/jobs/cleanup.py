@@ -25,13 +25,11 @@ OUTBOX_KEEP = timedelta(days=7)
 
 
 @dataclass
-class CleanupReport:
+class CleanupReport(storage.CollectionReport):
+    """What a run did: the blob store's report plus the other sweeps."""
+
     expired_conversations: int = 0
     archive_buckets: int = 0
-    blobs_deleted: int = 0
-    bytes_freed: int = 0
-    orphan_chunk_files: int = 0
-    abandoned_uploads: int = 0
     rate_limit_windows: int = 0
     outbox_tokens: int = 0
     dry_run: bool = False
@@ -66,17 +64,16 @@ async def run_cleanup(
     upload_lease_timeout: timedelta = storage.LEASE_TIMEOUT,
 ) -> CleanupReport:
     now = utcnow()
-    report = CleanupReport(dry_run=dry_run)
-    report.expired_conversations, report.archive_buckets = await delete_expired(
-        now, dry_run=dry_run
-    )
+    conversations, buckets = await delete_expired(now, dry_run=dry_run)
     blobs = await storage.collect_unreferenced(
         referenced_blobs, grace=blob_grace, lease_timeout=upload_lease_timeout, dry_run=dry_run
     )
-    report.blobs_deleted = blobs.blobs_deleted
-    report.bytes_freed = blobs.bytes_freed
-    report.orphan_chunk_files = blobs.orphan_chunk_files
-    report.abandoned_uploads = blobs.abandoned_uploads
+    report = CleanupReport(
+        **asdict(blobs),
+        expired_conversations=conversations,
+        archive_buckets=buckets,
+        dry_run=dry_run,
+    )
     report.rate_limit_windows = await _sweep(
         RateLimitWindow, {"expires_at": {"$lt": now}}, dry_run=dry_run
     )

@@ -20,14 +20,14 @@ from app.auth.rate_limit import WINDOW_SECONDS, count_request, current_count
 from app.auth.scoping import owned, parse_object_id
 from app.auth.security import hash_password, new_secret, sha256_hex, verify_password
 from app.conversations import history, window
-from app.errors import Gone, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from app.errors import Conflict, Gone, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from app.observability import SHARE_VIEWS
 from app.pagination import CursorParams, Page
 from app.shares.schemas import ConversationShareCreate, ShareLimits, SharePatch, SiteShareCreate
-from app.sites.paths import InvalidPath, normalise_path
+from app.sites.versions import existing_version, file_at
 from documents.base import utcnow
 from documents.share import SNAPSHOT_PART_MESSAGES, Share, SharedMessage, ShareSnapshot
-from documents.site import Site, SiteCard, SiteFile, manifest_at
+from documents.site import Site, SiteCard, SiteFile
 from documents.user import User
 
 TOKEN_BYTES = 24  # 192 random bits
@@ -102,12 +102,7 @@ async def share_site(user: User, site_id: str, body: SiteShareCreate) -> tuple[S
     """A snapshot pins a version (default: the current one); a live share follows the current
     version. The site need not be published."""
     site = await owned(Site, user).get_or_404(site_id, projection_model=SiteCard)
-    version = body.version or site.current_version
-    if not 1 <= version <= site.current_version:
-        raise Unprocessable(
-            f"Version {version} does not exist (the site has 1-{site.current_version}).",
-            field="body.version",
-        )
+    version = existing_version(site, body.version)
     share = owned(Share, user).new(
         resource="site",
         resource_id=site.id,
@@ -136,30 +131,33 @@ async def update_share(user: User, share_id: str, patch: SharePatch) -> Share:
     """`views_left` follows a new `max_views` in an update guarded by the views counted so far:
     a view counted meanwhile makes it miss, and it is recomputed."""
     scope = owned(Share, user)
+    fields = patch.model_fields_set
+    changes: dict[str, Any] = {"updated_at": utcnow()}
+    if "expires_at" in fields:
+        changes["expires_at"] = patch.expires_at
+    if "password" in fields:  # hashed once, outside the retries
+        changes["password_hash"] = hash_password(patch.password) if patch.password else None
     for _attempt in range(5):
         share = await scope.get_or_404(share_id)
-        changes: dict[str, Any] = {"updated_at": utcnow()}
-        fields = patch.model_fields_set
-        if "expires_at" in fields:
-            changes["expires_at"] = patch.expires_at
         if "max_views" in fields:
             changes["max_views"] = patch.max_views
             left = None if patch.max_views is None else max(0, patch.max_views - share.views)
             changes["views_left"] = left
-        if "password" in fields:
-            changes["password_hash"] = hash_password(patch.password) if patch.password else None
         updated = await scope.update(share.id, {"$set": changes}, extra={"views": share.views})
         if updated is not None:
             return updated
-    raise Gone("The share is being viewed too often to change now; try again.")
+    raise Conflict("The share is being viewed too often to change now; try again.")
 
 
 async def revoke_share(user: User, share_id: str) -> None:
+    """One guarded update; a share revoked already stays as it was (and a foreign id is 404)."""
     now = utcnow()
     scope = owned(Share, user)
-    share = await scope.get_or_404(share_id)
-    if share.revoked_at is None:
-        await scope.update(share.id, {"$set": {"revoked_at": now, "updated_at": now}})
+    revoked = await scope.update(
+        share_id, {"$set": {"revoked_at": now, "updated_at": now}}, extra={"revoked_at": None}
+    )
+    if revoked is None:
+        await scope.get_or_404(share_id)
 
 
 # --- viewing ---------------------------------------------------------------------------------
@@ -286,16 +284,9 @@ async def shared_site_file(share: Share, path: str) -> tuple[ObjectId, SiteFile]
     """A file of the shared version: the pinned one (snapshot) or the current one (live)."""
     if share.resource != "site":
         raise NotFound("No such file in this share.")
-    try:
-        normalised = normalise_path(path)
-    except InvalidPath as exc:
-        raise NotFound("No such file in this shared site.") from exc
     site = await owned(Site, share.owner_id).get_or_404(share.resource_id)
     version = share.version if share.version is not None else site.current_version
-    found = manifest_at(site, version).get(normalised)
-    if found is None:
-        raise NotFound("No such file in this shared site.")
-    return site.owner_id, found
+    return site.owner_id, file_at(site, version, path)
 
 
 async def delete_shares_of(owner: User | ObjectId, resource_ids: list[ObjectId]) -> None:

@@ -16,8 +16,8 @@ from app.files.service import file_to_reference
 from app.links import require_owned_links
 from app.pagination import CursorParams, Page, decode_cursor, encode_cursor
 from app.shares.service import delete_shares_of
-from app.sites.paths import InvalidPath, normalise_path
 from app.sites.schemas import ChangeIn, SiteCreate, SitePatch, VersionCreate
+from app.sites.versions import existing_version, file_at, manifest_of_version
 from app.zipstream import ZipWriter
 from documents.base import utcnow
 from documents.site import (
@@ -34,7 +34,6 @@ from documents.site import (
     SiteVersion,
     apply_changes,
     diff_manifests,
-    manifest_at,
     manifest_of,
 )
 from documents.user import User
@@ -244,23 +243,16 @@ async def list_versions(user: User, site_id: str, params: CursorParams) -> Page[
     return Page(items=items, next_cursor=encode_cursor(items[-1].number, site.id) if more else None)
 
 
-def _manifest(site: Site, number: int) -> Manifest:
-    try:
-        return manifest_at(site, number)
-    except ValueError as exc:
-        raise NotFound(f"No version {number}.") from exc
-
-
 async def version_manifest(user: User, site_id: str, number: int) -> list[SiteFile]:
     site = await sites_of(user).get_or_404(site_id)
     if number < 1:
         raise NotFound(f"No version {number}.")
-    return sorted(_manifest(site, number).values(), key=lambda f: f.path)
+    return sorted(manifest_of_version(site, number).values(), key=lambda f: f.path)
 
 
 async def diff_versions(user: User, site_id: str, first: int, second: int) -> ManifestDiff:
     site = await sites_of(user).get_or_404(site_id)
-    return diff_manifests(_manifest(site, first), _manifest(site, second))
+    return diff_manifests(manifest_of_version(site, first), manifest_of_version(site, second))
 
 
 async def restore_version(
@@ -268,7 +260,7 @@ async def restore_version(
 ) -> SiteVersion:
     """A new version whose files equal version `number`'s; nothing is rewritten."""
     site = await sites_of(user).get_or_404(site_id)
-    target = _manifest(site, number)
+    target = manifest_of_version(site, number)
     current = manifest_of(site.files)
     changes: list[SiteChange] = []
     for path in sorted(current.keys() | target.keys()):
@@ -300,12 +292,7 @@ async def set_published(user: User, site_id: str, version: int | None, publish: 
     scope = sites_of(user)
     site = await scope.get_or_404(site_id, projection_model=SiteCard)
     if publish:
-        version = version or site.current_version
-        if not 1 <= version <= site.current_version:
-            raise Unprocessable(
-                f"Version {version} does not exist (the site has 1-{site.current_version}).",
-                field="body.version",
-            )
+        version = existing_version(site, version)
     return await scope.update_or_404(
         site.id,
         {"$set": {"published_version": version if publish else None, "updated_at": utcnow()}},
@@ -315,31 +302,19 @@ async def set_published(user: User, site_id: str, version: int | None, publish: 
 # --- reading files ---------------------------------------------------------------------------
 
 
-def _lookup(manifest: Manifest, path: str) -> SiteFile:
-    try:
-        normalised = normalise_path(path)
-    except InvalidPath as exc:
-        raise NotFound("No such file in this version.") from exc
-    found = manifest.get(normalised)
-    if found is None:
-        raise NotFound("No such file in this version.")
-    return found
-
-
 async def site_file(
     user: User, site_id: str, path: str, version: int | None
 ) -> tuple[ObjectId, SiteFile]:
     site = await sites_of(user).get_or_404(site_id)
-    manifest = _manifest(site, site.current_version if version is None else version)
-    return site.owner_id, _lookup(manifest, path)
+    number = site.current_version if version is None else version
+    return site.owner_id, file_at(site, number, path)
 
 
 async def published_file(site_id: str, path: str) -> tuple[ObjectId, SiteFile]:
     """A file of the published version, for anyone: the explicit public read of sites."""
     site = await public(Site).get_or_404(site_id)
     assert site.published_version is not None  # the public scope's rule
-    manifest = _manifest(site, site.published_version)
-    return site.owner_id, _lookup(manifest, path or "index.html")
+    return site.owner_id, file_at(site, site.published_version, path or "index.html")
 
 
 async def export_version(
@@ -347,7 +322,7 @@ async def export_version(
 ) -> tuple[int, AsyncIterator[bytes]]:
     site = await sites_of(user).get_or_404(site_id)
     number = site.current_version if version is None else version
-    manifest = _manifest(site, number)
+    manifest = manifest_of_version(site, number)
     owner = site.owner_id
 
     async def archive() -> AsyncIterator[bytes]:
