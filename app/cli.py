@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from bson import ObjectId
 from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
@@ -21,13 +23,17 @@ from app.jobs.cleanup import run_cleanup
 from app.migrations.runner import MigrationLocked, migrate_down, migrate_up, status
 from app.settings import get_settings
 from app.tutorials.service import FixtureError, load_fixtures, seed_tutorials
-from app.users.service import promote_to_admin
+from app.usage.rebuild import RebuildReport, rebuild_rollups
+from app.usage.rollups import fold_pending
+from app.users.service import promote_to_admin, user_by_email
 
 cli = typer.Typer(no_args_is_help=True, help="Operate the genstore backend.")
 users_cli = typer.Typer(no_args_is_help=True, help="Manage users.")
 dev_cli = typer.Typer(no_args_is_help=True, help="Development helpers.")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(dev_cli, name="dev")
+analytics_cli = typer.Typer(no_args_is_help=True, help="Usage rollups.")
+cli.add_typer(analytics_cli, name="analytics")
 console = Console(stderr=True, soft_wrap=True)
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -106,6 +112,53 @@ def cleanup(
         if key != "dry_run":
             table.add_row(key.replace("_", " "), str(value))
     Console().print(table)
+
+
+def _day(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a day (YYYY-MM-DD)") from exc
+
+
+@analytics_cli.command("rebuild")
+def analytics_rebuild(
+    from_: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Only this user (email)")] = None,
+) -> None:
+    """Recompute usage rollups from the events (idempotent; all days and users by default).
+    Run it while the period's events are not being recorded (README "Usage and analytics")."""
+    first, last = _day(from_), _day(to)
+
+    async def work() -> RebuildReport:
+        owner_id = None
+        if owner is not None:
+            user = await user_by_email(owner)
+            if user is None:
+                console.print(f"[red]No user {owner}.[/red]")
+                raise typer.Exit(1)
+            owner_id = ObjectId(str(user.id))
+        await fold_pending(owner_id, older_than=timedelta(0))
+        with Progress(console=console, transient=False) as progress:
+            tasks: dict[str, TaskID] = {}
+
+            def step(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = progress.add_task(phase, total=total)
+                progress.update(tasks[phase], completed=done, total=total)
+
+            return await rebuild_rollups(
+                get_db(), first_day=first, last_day=last, owner_id=owner_id, progress=step
+            )
+
+    report = run_with_database(work)
+    console.print(
+        f"rebuilt {report.rollups} rollups from {report.events} events; "
+        f"removed {report.removed} that had no events left"
+    )
 
 
 @cli.command("export")

@@ -161,13 +161,14 @@ def is_unique_violation(exc: BaseException) -> bool:
         return True
     if isinstance(exc, BulkWriteError):
         errors = exc.details.get("writeErrors") or []
-        return bool(errors) and all(_duplicate(e.get("code"), e.get("errmsg")) for e in errors)
+        return bool(errors) and all(is_unique_error(e.get("code"), e.get("errmsg")) for e in errors)
     if isinstance(exc, OperationFailure):
-        return _duplicate(exc.code, str(exc.details.get("errmsg") if exc.details else exc))
+        return is_unique_error(exc.code, str(exc.details.get("errmsg") if exc.details else exc))
     return False
 
 
-def _duplicate(code: Any, message: Any) -> bool:
+def is_unique_error(code: Any, message: Any) -> bool:
+    """True when one write error (code, message) is a unique-index violation, on any engine."""
     if code in DUPLICATE_KEY_CODES:
         return True
     return code == 1 and bool(_DUPLICATE_MESSAGE.search(str(message or "")))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,6 +22,7 @@ from app.errors import install_error_handlers
 from app.files.router import router as files_router
 from app.generations.router import router as generations_router
 from app.health.router import router as health_router
+from app.jobs.rollups import fold_forever
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.projects.router import router as projects_router
 from app.settings import Settings, get_settings
@@ -43,9 +46,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await database.connect(settings)
+        folding = asyncio.create_task(fold_forever(timedelta(seconds=settings.rollup_fold_after_s)))
         try:
             yield
         finally:
+            folding.cancel()
+            await asyncio.gather(folding, return_exceptions=True)
             await database.disconnect()
 
     app = FastAPI(

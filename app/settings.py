@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     mail_backend: Literal["file", "memory"] = "file"
     mail_dir: str = ".tools/mail"
+    # A usage batch journal older than this belongs to a writer that died: reports, the cleanup
+    # job and the app's start fold it into the rollups (app/usage/rollups.py).
+    rollup_fold_after_s: float = Field(default=120, ge=0, le=24 * 3600)
 
     @model_validator(mode="after")
     def _guard_secret(self) -> Settings:

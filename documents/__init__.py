@@ -20,7 +20,7 @@ from documents.share import Share, ShareSnapshot
 from documents.site import Site
 from documents.story import Story
 from documents.tutorial import Tutorial
-from documents.usage import UsageEvent
+from documents.usage import UsageBatch, UsageEvent, UsageRollup
 from documents.user import ExternalIdentity, User
 from documents.workflow import Workflow
 
@@ -37,6 +37,8 @@ ALL_DOCUMENTS: list[type] = [
     Generation,
     Workflow,
     UsageEvent,
+    UsageRollup,
+    UsageBatch,
     Tutorial,
     Drawing,
     Story,

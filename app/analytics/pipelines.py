@@ -1,5 +1,8 @@
 """Aggregation pipelines as data: each function returns its stage list.
 
+Usage reports do not scan events: they read the usage rollups (`app/usage/rollups.py`), which
+are summed in Python. What stays here are the pipelines over documents that have no rollup.
+
 Rules they keep (DESIGN.md): the first stage is a `$match` the caller hands in — the owner
 scope's (`Scope.match`), or the admin report's period alone; only `$match $group($sum) $sort`;
 they group fields stored at write time (`day`, `errors`, `succeeded`, `timed`, `cost_micros`),
@@ -18,24 +21,6 @@ from typing import Any
 
 Pipeline = list[dict[str, Any]]
 
-USAGE_GROUP_FIELDS = {
-    "day": "day",
-    "model": "model",
-    "provider": "provider",
-    "operation": "operation",
-    "api_key": "api_key_id",
-    "user": "owner_id",
-}
-# measure name → the field it sums (None: count the documents)
-USAGE_MEASURES: dict[str, str | None] = {
-    "calls": None,
-    "errors": "errors",
-    "prompt_tokens": "prompt_tokens",
-    "completion_tokens": "completion_tokens",
-    "total_tokens": "total_tokens",
-    "cost_micros": "cost_micros",
-    "latency_ms": "latency_ms",
-}
 GENERATION_GROUP_FIELDS = {"kind": "kind", "model": "model", "status": "status"}
 GENERATION_MEASURES: dict[str, str | None] = {
     "count": None,
@@ -89,11 +74,6 @@ def measures_by(
     }
     group = {"_id": None if group_field is None else f"${group_field}", **accumulators}
     return {ALL_MEASURES: [match, {"$group": group}, {"$sort": {"_id": 1}}]}
-
-
-def usage_pipelines(match: Match, group_by: str, *, one_group: bool = False) -> dict[str, Pipeline]:
-    """Usage events that pass `match`, per `group_by` key."""
-    return measures_by(match, USAGE_GROUP_FIELDS[group_by], USAGE_MEASURES, one_group=one_group)
 
 
 def generation_pipelines(

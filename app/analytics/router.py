@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from bson import ObjectId
@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query
 
 from app.analytics import service
 from app.analytics.schemas import GenerationReport, Summary, UsageReport
-from app.auth.dependencies import AdminUser, CurrentUser, require_area
+from app.auth.dependencies import AdminUser, CurrentUser, SettingsDep, require_area
+from app.settings import Settings
 
 router = APIRouter(
     prefix="/analytics", tags=["analytics"], dependencies=[require_area("analytics")]
@@ -16,16 +17,36 @@ router = APIRouter(
 admin_router = APIRouter(prefix="/admin/analytics", tags=["admin"])
 
 From = Annotated[
-    date | None, Query(alias="from", description="YYYY-MM-DD, default 30 days before `to`")
+    date | None,
+    Query(alias="from", description="YYYY-MM-DD (UTC), default 29 days before `to`"),
 ]
-To = Annotated[date | None, Query(description="YYYY-MM-DD, default today (UTC)")]
+To = Annotated[date | None, Query(description="YYYY-MM-DD (UTC), default today")]
 UsageGroup = Literal["day", "model", "provider", "operation", "api_key"]
+Granularity = Annotated[
+    Literal["day", "week", "month"],
+    Query(
+        description="For `group_by=day`: one row per day, ISO week (2026-W48) or month (2026-11)"
+    ),
+]
+
+
+def _fold_after(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.rollup_fold_after_s)
 
 
 @router.get("/usage", response_model=UsageReport)
-async def usage(user: CurrentUser, from_: From = None, to: To = None, group_by: UsageGroup = "day"):
-    """Your usage events in [from, to] (at most 366 days), grouped; money exact to $0.000001."""
-    return await service.usage_report(ObjectId(str(user.id)), from_, to, group_by)
+async def usage(
+    user: CurrentUser,
+    settings: SettingsDep,
+    from_: From = None,
+    to: To = None,
+    group_by: UsageGroup = "day",
+    granularity: Granularity = "day",
+):
+    """Your usage in [from, to] (UTC days, at most 366), grouped; money exact to $0.000001."""
+    return await service.usage_report(
+        ObjectId(str(user.id)), from_, to, group_by, granularity, fold_after=_fold_after(settings)
+    )
 
 
 @router.get("/summary", response_model=Summary)
@@ -41,9 +62,13 @@ async def generations(user: CurrentUser, group_by: Literal["kind", "model", "sta
 @admin_router.get("/usage", response_model=UsageReport)
 async def all_usage(
     _: AdminUser,
+    settings: SettingsDep,
     from_: From = None,
     to: To = None,
     group_by: Literal[UsageGroup, "user"] = "day",  # type: ignore[valid-type]
+    granularity: Granularity = "day",
 ):
-    """Every user's usage events (administrators only), also `group_by=user`."""
-    return await service.usage_report(None, from_, to, group_by)
+    """Every user's usage (administrators only), also `group_by=user`."""
+    return await service.usage_report(
+        None, from_, to, group_by, granularity, fold_after=_fold_after(settings)
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
 
 
@@ -18,8 +19,24 @@ class UsageRow(UsageTotals):
     key: str | None
 
 
+class RollupSums(BaseModel):
+    """The part of a usage rollup a report reads."""
+
+    owner_id: PydanticObjectId
+    day: str
+    key: str | None = None
+    calls: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_micros: int = 0
+    latency_ms: int = 0
+
+
 class UsageReport(BaseModel):
     group_by: str
+    granularity: str = "day"
     from_: str = Field(serialization_alias="from")
     to: str
     items: list[UsageRow]

@@ -14,6 +14,7 @@ from app.analytics import pipelines
 from app.analytics.schemas import (
     GenerationReport,
     GenerationRow,
+    RollupSums,
     Summary,
     UsageReport,
     UsageRow,
@@ -22,6 +23,7 @@ from app.analytics.schemas import (
 from app.auth.scoping import owned
 from app.errors import Unprocessable
 from app.money import to_usd
+from app.usage import rollups
 from documents.base import OwnedDocument
 from documents.conversation import Conversation
 from documents.drawing import Drawing
@@ -29,7 +31,7 @@ from documents.file import StoredFile
 from documents.generation import Generation
 from documents.site import Site
 from documents.story import Story
-from documents.usage import UsageEvent
+from documents.usage import ROLLUP_MEASURES, UsageRollup
 from documents.user import User
 from documents.workflow import Workflow
 
@@ -39,17 +41,29 @@ SUMMED = ("calls", "errors", "prompt_tokens", "completion_tokens", "total_tokens
 
 
 def period(first: date | None, last: date | None) -> tuple[str, str]:
-    """Validated [from, to] as `day` strings; the last 30 days by default."""
-    today = datetime.now(UTC).date()
-    last = last or (
-        today if first is None else min(today, first + timedelta(days=DEFAULT_PERIOD_DAYS - 1))
-    )
+    """Validated [from, to] as `day` strings (README "Usage and analytics", the period rule):
+    `to` defaults to today (UTC) and `from` to 29 days before `to`; at most 366 days."""
+    last = last or datetime.now(UTC).date()
     first = first or last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if first > last:
         raise Unprocessable("`from` must not be after `to`.", field="query.from")
     if (last - first).days + 1 > MAX_PERIOD_DAYS:
-        raise Unprocessable(f"The period is longer than {MAX_PERIOD_DAYS} days.", field="query.to")
+        raise Unprocessable(
+            f"The period is longer than {MAX_PERIOD_DAYS} days; give `from` and `to`.",
+            field="query.to",
+        )
     return first.isoformat(), last.isoformat()
+
+
+def bucket_of(day: str, granularity: str) -> str:
+    """The `group_by=day` row a day falls in: the day, its ISO week (`2026-W48`) or its
+    calendar month (`2026-11`)."""
+    if granularity == "week":
+        year, week, _ = date.fromisoformat(day).isocalendar()
+        return f"{year}-W{week:02d}"
+    if granularity == "month":
+        return day[:7]
+    return day
 
 
 def _key(value: Any) -> str | None:
@@ -91,20 +105,38 @@ def _sorted_keys(joined: dict[Any, Any]) -> list[Any]:
 
 
 async def usage_report(
-    owner_id: ObjectId | None, first: date | None, last: date | None, group_by: str
+    owner_id: ObjectId | None,
+    first: date | None,
+    last: date | None,
+    group_by: str,
+    granularity: str = "day",
+    *,
+    fold_after: timedelta = rollups.FOLD_AFTER,
 ) -> UsageReport:
-    """One owner's usage (`owner_id`), or everyone's for administrators (None)."""
+    """One owner's usage (`owner_id`), or everyone's for administrators (None), read from the
+    rollups: the cost grows with days × keys, not with events. Batches whose writer died are
+    folded first (`app/usage/rollups.py`)."""
     first_day, last_day = period(first, last)
-    when = pipelines.in_period(first_day, last_day)
-    match = owned(UsageEvent, owner_id).match(when) if owner_id else {"$match": when}
-    joined = await run_measures(
-        UsageEvent,
-        pipelines.usage_pipelines(match, group_by, one_group=one_group()),
-        pipelines.USAGE_MEASURES,
-    )
-    totals = {name: sum(row[name] for row in joined.values()) for name in pipelines.USAGE_MEASURES}
+    await rollups.fold_pending(owner_id, older_than=fold_after)
+    dim = "all" if group_by in ("day", "user") else group_by
+    when = {"dim": dim, "day": {"$gte": first_day, "$lte": last_day}}
+    if owner_id is not None:
+        found = owned(UsageRollup, owner_id).find(when, projection_model=RollupSums)
+    else:
+        found = UsageRollup.find(when, projection_model=RollupSums)
+    joined: dict[Any, dict[str, int]] = {}
+    for row in await found.to_list():
+        if group_by == "day":
+            key: Any = bucket_of(row.day, granularity)
+        else:
+            key = row.owner_id if group_by == "user" else row.key
+        sums = joined.setdefault(key, dict.fromkeys(ROLLUP_MEASURES, 0))
+        for name in ROLLUP_MEASURES:
+            sums[name] += getattr(row, name)
+    totals = {name: sum(row[name] for row in joined.values()) for name in ROLLUP_MEASURES}
     return UsageReport(
         group_by=group_by,
+        granularity=granularity,
         from_=first_day,
         to=last_day,
         items=[

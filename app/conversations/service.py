@@ -21,7 +21,7 @@ from app.errors import Gone, NotFound, Unprocessable
 from app.links import require_owned_links
 from app.pagination import CursorParams, Page
 from app.shares.service import delete_shares_of
-from app.usage.service import record_usage_event
+from app.usage.ledger import record_usage_event
 from documents.base import day_of, utcnow
 from documents.conversation import (
     MESSAGE_OVERHEAD_BYTES,

@@ -14,7 +14,7 @@ from app.generations.schemas import GenerationCreate, GenerationPatch
 from app.links import require_owned_links
 from app.money import to_micros
 from app.pagination import CursorParams, Page
-from app.usage.service import record_usage_event
+from app.usage.ledger import record_usage_event
 from documents.base import day_of, utcnow
 from documents.file import StoredFile
 from documents.generation import TRANSITIONS, Generation

@@ -13,6 +13,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
 from app.database import declared_indexes, ensure_indexes
+from app.usage.rebuild import rebuild_rollups
+from documents.usage import UsageBatch, UsageRollup
 
 Step = Callable[[AsyncDatabase], Awaitable[None]]
 
@@ -52,6 +54,16 @@ async def remove_usage_errors(db: AsyncDatabase) -> None:
     await db["usage_events"].update_many({"errors": {"$exists": True}}, {"$unset": {"errors": ""}})
 
 
+async def build_usage_rollups(db: AsyncDatabase) -> None:
+    """Usage reports read rollups: compute them for the events recorded before they existed."""
+    await rebuild_rollups(db)
+
+
+async def drop_usage_rollups(db: AsyncDatabase) -> None:
+    await db[UsageRollup.Settings.name].drop()
+    await db[UsageBatch.Settings.name].drop()
+
+
 MIGRATIONS: list[Migration] = [
     Migration("0001_indexes", "create every index the code declares", create_indexes, drop_indexes),
     Migration(
@@ -59,5 +71,11 @@ MIGRATIONS: list[Migration] = [
         "back-fill usage_events.errors from status",
         backfill_usage_errors,
         remove_usage_errors,
+    ),
+    Migration(
+        "0003_usage_rollups",
+        "compute usage_rollups from the usage events recorded before them",
+        build_usage_rollups,
+        drop_usage_rollups,
     ),
 ]

@@ -5,7 +5,13 @@ from fastapi import APIRouter, Response, status
 from app.auth.dependencies import PrincipalDep, require_area
 from app.pagination import Page, Pagination
 from app.usage import service
-from app.usage.schemas import UsageCreate, UsageRead
+from app.usage.schemas import (
+    UsageBatchCreate,
+    UsageBatchItem,
+    UsageBatchRead,
+    UsageCreate,
+    UsageRead,
+)
 
 router = APIRouter(prefix="/usage", tags=["usage"], dependencies=[require_area("usage")])
 
@@ -22,6 +28,21 @@ async def record_usage(body: UsageCreate, principal: PrincipalDep, response: Res
     if not created:
         response.status_code = status.HTTP_200_OK
     return event
+
+
+@router.post("/batch", response_model=UsageBatchRead)
+async def record_usage_batch(body: UsageBatchCreate, principal: PrincipalDep) -> UsageBatchRead:
+    """Record up to 1,000 calls at once (gateways, importers). Every event is checked first: one
+    invalid event → 422 naming its index, and nothing is written. Each is idempotent by
+    `request_id` like `POST /usage`: a repeat (stored before, or earlier in this batch) is
+    reported `duplicate: true` and counted once."""
+    recorded = await service.create_usage_batch(principal.user, body, principal.api_key_id)
+    items = [
+        UsageBatchItem(request_id=r.event.request_id, id=str(r.event.id), duplicate=not r.created)
+        for r in recorded
+    ]
+    created = sum(1 for r in recorded if r.created)
+    return UsageBatchRead(recorded=created, duplicates=len(items) - created, items=items)
 
 
 @router.get("", response_model=Page[UsageRead])

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, computed_field
+from pydantic import BaseModel, Field, StringConstraints, computed_field
 
 from app.money import UsdIn, to_usd
 from app.schemas import IdStr, ObjectIdIn, ResourceRead, StrictInput
@@ -26,6 +26,28 @@ class UsageCreate(StrictInput):
     generation_id: ObjectIdIn | None = None
     workflow_id: ObjectIdIn | None = None
     occurred_at: datetime | None = None
+
+
+MAX_BATCH_EVENTS = 1000
+
+
+class UsageBatchCreate(StrictInput):
+    events: Annotated[
+        list[UsageCreate],
+        Field(min_length=1, max_length=MAX_BATCH_EVENTS, description="At most 1,000 events"),
+    ]
+
+
+class UsageBatchItem(BaseModel):
+    request_id: str
+    id: IdStr
+    duplicate: bool
+
+
+class UsageBatchRead(BaseModel):
+    recorded: int
+    duplicates: int
+    items: list[UsageBatchItem]
 
 
 class UsageRead(ResourceRead):

@@ -1,103 +1,39 @@
-"""Recording usage events, idempotently by `request_id`."""
+"""The usage ledger's API: one event, a batch of events, the list."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
-from typing import Literal
 
-from beanie import PydanticObjectId
 from bson import ObjectId
-from pymongo.errors import OperationFailure
 
-from app.auth.scoping import owned
-from app.engine import is_unique_violation
+from app.auth.scoping import owned, parse_object_id
+from app.errors import Unprocessable
 from app.links import require_owned_links
 from app.money import to_micros
 from app.pagination import CursorParams, Page
-from app.usage.schemas import UsageCreate
-from documents.base import day_of, utcnow
+from app.usage.ledger import Recorded, draft_event, record_events
+from app.usage.schemas import UsageBatchCreate, UsageCreate
+from documents import LINKABLE
 from documents.usage import UsageEvent
 from documents.user import User
 
-
-async def record_usage_event(
-    owner: User | ObjectId,
-    *,
-    provider: str,
-    model: str,
-    operation: str,
-    request_id: str | None = None,
-    prompt_tokens: int = 0,
-    completion_tokens: int = 0,
-    cost_micros: int = 0,
-    latency_ms: int = 0,
-    status: Literal["ok", "error"] = "ok",
-    source: Literal["api", "message", "generation"] = "api",
-    occurred_at: datetime | None = None,
-    api_key_id: ObjectId | None = None,
-    generation_id: ObjectId | None = None,
-    workflow_id: ObjectId | None = None,
-    conversation_id: ObjectId | None = None,
-) -> tuple[UsageEvent, bool]:
-    """Insert the event; the same `request_id` again returns the first one. (event, created).
-    Every path that records usage (the API, messages, generations) comes through here."""
-    scope = owned(UsageEvent, owner)
-    now = utcnow()
-    occurred = occurred_at or now
-    if occurred.tzinfo is None:
-        occurred = occurred.replace(tzinfo=UTC)
-
-    def oid(value: ObjectId | None) -> PydanticObjectId | None:
-        return None if value is None else PydanticObjectId(value)
-
-    event = scope.new(
-        request_id=request_id or f"gen:{uuid.uuid4().hex}",
-        api_key_id=oid(api_key_id),
-        provider=provider,
-        model=model,
-        operation=operation,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        total_tokens=prompt_tokens + completion_tokens,
-        cost_micros=cost_micros,
-        latency_ms=latency_ms,
-        status=status,
-        errors=1 if status == "error" else 0,
-        source=source,
-        generation_id=oid(generation_id),
-        workflow_id=oid(workflow_id),
-        conversation_id=oid(conversation_id),
-        occurred_at=occurred,
-        day=day_of(occurred),
-        created_at=now,
-        updated_at=now,
-    )
-    try:
-        await event.insert()
-        return event, True
-    except OperationFailure as exc:
-        if not is_unique_violation(exc):
-            raise
-        existing = await scope.find_one({"request_id": event.request_id})
-        if existing is None:  # pragma: no cover - a unique violation implies the row exists
-            raise
-        return existing, False
+LINK_FIELDS = ("generation_id", "workflow_id")
 
 
-async def create_usage(
-    user: User, body: UsageCreate, api_key_id: str | None
-) -> tuple[UsageEvent, bool]:
-    links = await require_owned_links(
-        user, generation_id=body.generation_id, workflow_id=body.workflow_id
-    )
-    occurred = body.occurred_at
-    if occurred is not None and occurred.tzinfo is None:
-        occurred = occurred.replace(tzinfo=UTC)
-    if occurred is not None:
-        occurred = occurred.astimezone(UTC)
-        occurred = occurred.replace(microsecond=occurred.microsecond // 1000 * 1000)
-    return await record_usage_event(
+def _occurred(value: datetime | None) -> datetime | None:
+    """A client's time in UTC, cut to what BSON keeps (milliseconds)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _draft(
+    user: User, body: UsageCreate, api_key_id: str | None, links: dict[str, ObjectId | None]
+) -> UsageEvent:
+    return draft_event(
         user,
         request_id=body.request_id,
         api_key_id=ObjectId(api_key_id) if api_key_id else None,
@@ -109,9 +45,52 @@ async def create_usage(
         cost_micros=to_micros(body.cost_usd),
         latency_ms=body.latency_ms,
         status=body.status,
-        occurred_at=occurred,
+        occurred_at=_occurred(body.occurred_at),
         **links,
     )
+
+
+async def create_usage(
+    user: User, body: UsageCreate, api_key_id: str | None
+) -> tuple[UsageEvent, bool]:
+    links = await require_owned_links(
+        user, generation_id=body.generation_id, workflow_id=body.workflow_id
+    )
+    [recorded] = await record_events(user, [_draft(user, body, api_key_id, links)])
+    return recorded.event, recorded.created
+
+
+async def _batch_links(user: User, body: UsageBatchCreate) -> list[dict[str, ObjectId | None]]:
+    """Every event's links, checked with one query per kind of link; the first event naming
+    an object that is not the caller's is a 422 that says its index."""
+    resolved: list[dict[str, ObjectId | None]] = [{} for _ in body.events]
+    for field in LINK_FIELDS:
+        wanted = {getattr(e, field) for e in body.events} - {None}
+        ids = {value: parse_object_id(value) for value in wanted}
+        valid = [oid for oid in ids.values() if oid is not None]
+        known = set(await owned(LINKABLE[field], user).distinct("_id", {"_id": {"$in": valid}}))
+        for index, event in enumerate(body.events):
+            value = getattr(event, field)
+            if value is not None and ids[value] not in known:
+                name = LINKABLE[field].get_settings().name
+                raise Unprocessable(
+                    f"events[{index}]: `{field}` does not name one of your {name}.",
+                    field=f"body.events.{index}.{field}",
+                )
+            resolved[index][field] = ids[value] if value is not None else None
+    return resolved
+
+
+async def create_usage_batch(
+    user: User, body: UsageBatchCreate, api_key_id: str | None
+) -> list[Recorded]:
+    """All events are checked before any is written; then they are recorded as one batch."""
+    links = await _batch_links(user, body)
+    drafts = [
+        _draft(user, event, api_key_id, link)
+        for event, link in zip(body.events, links, strict=True)
+    ]
+    return await record_events(user, drafts)
 
 
 async def list_usage(user: User, params: CursorParams) -> Page[UsageEvent]:

@@ -108,6 +108,10 @@ async def delete_account(user: User, password: str | None) -> None:
     await User.find_one({"_id": owner}).delete()
 
 
+async def user_by_email(email: str) -> User | None:
+    return await User.find_one({"email": email.strip().lower()})
+
+
 async def promote_to_admin(email: str) -> bool:
     promoted = await User.find_one({"email": email.strip().lower()}).update(
         {"$addToSet": {"roles": "admin"}, "$set": {"updated_at": utcnow()}},

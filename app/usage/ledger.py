@@ -1,0 +1,131 @@
+"""Recording usage events: the one path every caller takes (`POST /usage`, the batch endpoint,
+a message's usage, a generation's usage), so each event is counted once by `request_id` and
+reaches the rollups exactly once (`app/usage/rollups.py` states the invariant).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from beanie import PydanticObjectId
+from bson import ObjectId
+from pymongo.errors import BulkWriteError
+
+from app.auth.scoping import owned, owner_id_of
+from app.engine import is_unique_error
+from app.usage import rollups
+from documents.base import day_of, utcnow
+from documents.usage import UsageBatch, UsageEvent
+from documents.user import User
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event: UsageEvent
+    created: bool  # False: the request_id was recorded before (or earlier in the same batch)
+
+
+def _oid(value: ObjectId | None) -> PydanticObjectId | None:
+    return None if value is None else PydanticObjectId(value)
+
+
+def draft_event(
+    owner: User | ObjectId,
+    *,
+    provider: str,
+    model: str,
+    operation: str,
+    request_id: str | None = None,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    cost_micros: int = 0,
+    latency_ms: int = 0,
+    status: Literal["ok", "error"] = "ok",
+    source: Literal["api", "message", "generation"] = "api",
+    occurred_at: datetime | None = None,
+    api_key_id: ObjectId | None = None,
+    generation_id: ObjectId | None = None,
+    workflow_id: ObjectId | None = None,
+    conversation_id: ObjectId | None = None,
+) -> UsageEvent:
+    """An event with its computed fields (`day`, `total_tokens`, `errors`), not yet stored."""
+    now = utcnow()
+    occurred = occurred_at or now
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)
+    return owned(UsageEvent, owner).new(
+        request_id=request_id or f"gen:{uuid.uuid4().hex}",
+        api_key_id=_oid(api_key_id),
+        provider=provider,
+        model=model,
+        operation=operation,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+        cost_micros=cost_micros,
+        latency_ms=latency_ms,
+        status=status,
+        errors=1 if status == "error" else 0,
+        source=source,
+        generation_id=_oid(generation_id),
+        workflow_id=_oid(workflow_id),
+        conversation_id=_oid(conversation_id),
+        occurred_at=occurred,
+        day=day_of(occurred),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def record_events(owner: User | ObjectId, drafts: Sequence[UsageEvent]) -> list[Recorded]:
+    """Store the drafts of one owner, each once by `request_id`, and add the new ones to the
+    rollups. One answer per draft, in order; a repeated `request_id` (stored before, or earlier
+    in `drafts`) answers the stored event with `created=False`.
+
+    Commands: the journal, one unordered `insert_many`, one bulk of rollup upserts, the journal's
+    delete and the release of its id; plus one read when there are duplicates."""
+    owner_id = owner_id_of(owner)
+    first: dict[str, UsageEvent] = {}
+    for draft in drafts:
+        first.setdefault(draft.request_id, draft)
+    fresh = list(first.values())
+    for event in fresh:
+        event.id = PydanticObjectId()
+    journal = owned(UsageBatch, owner_id).new(event_ids=[event.id for event in fresh])
+    await journal.insert()
+    stored = {event.id for event in fresh}
+    try:
+        await UsageEvent.insert_many(fresh, ordered=False)
+    except BulkWriteError as exc:
+        for error in exc.details.get("writeErrors", []):
+            if not is_unique_error(error.get("code"), error.get("errmsg")):
+                raise
+            stored.discard(fresh[error["index"]].id)
+    inserted = [event for event in fresh if event.id in stored]
+    await rollups.apply_batch(journal.id, inserted)
+    if await owned(UsageBatch, owner_id).delete_many({"_id": journal.id, "claimed_at": None}):
+        await rollups.release_batch(owner_id, journal.id, (event.day for event in inserted))
+
+    earlier = [rid for rid, event in first.items() if event.id not in stored]
+    existing = {}
+    if earlier:
+        found = owned(UsageEvent, owner_id).find({"request_id": {"$in": earlier}})
+        existing = {event.request_id: event for event in await found.to_list()}
+    answers = []
+    for draft in drafts:
+        kept = first[draft.request_id]
+        if kept.id in stored:
+            answers.append(Recorded(kept, created=draft is kept))
+        else:
+            answers.append(Recorded(existing[draft.request_id], created=False))
+    return answers
+
+
+async def record_usage_event(owner: User | ObjectId, **fields: object) -> tuple[UsageEvent, bool]:
+    """One event (messages, generations, `POST /usage`): (the stored event, created)."""
+    [recorded] = await record_events(owner, [draft_event(owner, **fields)])  # type: ignore[arg-type]
+    return recorded.event, recorded.created
