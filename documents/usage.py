@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 from beanie import PydanticObjectId
+from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
 from documents.base import OwnedDocument
@@ -61,9 +62,8 @@ ROLLUP_MEASURES = (
     "cost_micros",
     "latency_ms",
 )
-# What a rollup is kept per: `all` (one row per owner and day) and the keys reports group by.
+# The keyed dimensions of a rollup → the event field that gives the key.
 ROLLUP_DIMENSIONS = {
-    "all": None,
     "model": "model",
     "provider": "provider",
     "operation": "operation",
@@ -71,21 +71,7 @@ ROLLUP_DIMENSIONS = {
 }
 
 
-class UsageRollup(OwnedDocument):
-    """The sums of one owner's usage events of one UTC day that share one key of one dimension.
-
-    `_id` is `<owner>:<day>:<dimension>:<key>` (an empty key for "none", e.g. no API key), so
-    every writer addresses the same document without a lookup. `batches` holds the ids of the
-    ingest batches being applied right now: an increment is guarded by "this batch is not in
-    `batches` yet", which makes re-applying a batch after a crash a no-op (README "Usage and
-    analytics", the invariant).
-    """
-
-    noun = "usage rollup"
-    id: str  # type: ignore[assignment]
-    day: str
-    dim: Literal["all", "model", "provider", "operation", "api_key"]
-    key: str | None = None
+class RollupMeasures(BaseModel):
     calls: int = 0
     errors: int = 0
     prompt_tokens: int = 0
@@ -93,17 +79,45 @@ class UsageRollup(OwnedDocument):
     total_tokens: int = 0
     cost_micros: int = 0
     latency_ms: int = 0
+
+
+class UsageRollup(OwnedDocument):
+    """One owner's usage of one UTC day: the sums of all its events (`total`) and per key of each
+    dimension (`model`, `provider`, `operation`, `api_key`), e.g.
+    `model: {"gpt-4o": {calls, errors, prompt_tokens, …}}`.
+
+    `_id` is `<owner>:<day>`, so writers address it without a lookup, and a batch of events of
+    one day is one `$inc` for every dimension at once. Keys are stored encoded for field names
+    (`app/usage/rollups.py`: `%`, `.`, `$`, `~` percent-encoded; `~` alone is "none", e.g. no
+    API key). `batches` holds the ingest batches being applied right now: an increment is
+    guarded by "this batch is not in `batches` yet", so re-applying one after a crash is a
+    no-op (the invariant: `app/usage/rollups.py`, README "Usage and analytics").
+    """
+
+    noun = "usage rollup"
+    id: str  # type: ignore[assignment]
+    day: str
+    total: RollupMeasures = RollupMeasures()
+    model: dict[str, RollupMeasures] = {}
+    provider: dict[str, RollupMeasures] = {}
+    operation: dict[str, RollupMeasures] = {}
+    api_key: dict[str, RollupMeasures] = {}
     batches: list[PydanticObjectId] = []
 
     class Settings:
         name = "usage_rollups"
         indexes = [
-            IndexModel(
-                [("owner_id", ASCENDING), ("dim", ASCENDING), ("day", ASCENDING)],
-                name="owner_dim_day",
-            ),
-            IndexModel([("dim", ASCENDING), ("day", ASCENDING)], name="dim_day"),
+            IndexModel([("owner_id", ASCENDING), ("day", ASCENDING)], name="owner_day"),
+            IndexModel([("day", ASCENDING)], name="day"),
         ]
+
+
+class RollupBatches(BaseModel):
+    """Projection: a rollup's batch guard, for the sweep of ids whose writer died."""
+
+    id: str = Field(alias="_id")
+    owner_id: PydanticObjectId
+    batches: list[PydanticObjectId] = []
 
 
 class UsageBatch(OwnedDocument):

@@ -45,12 +45,16 @@ ALLOWED = {
     "app/dump.py",
     "app/diagnostics/service.py",
     "app/database.py",
+    "app/usage/rebuild.py",
 }
 # (module, function) pairs allowed one cross-owner command: the admin report, and public reads
 # (`readable`/`public` scopes: the caller's own plus public documents).
 ALLOWED_FUNCTIONS = {
     # The administrators' report over every user's usage.
     ("app/analytics/service.py", "usage_report"),
+    # The fold of usage batches whose writer died, across owners (app start, cleanup, admin).
+    ("app/usage/rollups.py", "fold_pending"),
+    ("app/usage/rollups.py", "_sweep_batch_ids"),
     # An anonymous visitor of /p/{site_id}/ knows the site, not its owner; sharded, this lookup
     # would go through a small unsharded map of published site → owner.
     ("app/sites/service.py", "published_file"),

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+from datetime import date
+
 from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
+
+from app.usage.rollups import decode_key
+from documents.usage import RollupMeasures
 
 
 class UsageTotals(BaseModel):
@@ -19,19 +24,38 @@ class UsageRow(UsageTotals):
     key: str | None
 
 
-class RollupSums(BaseModel):
-    """The part of a usage rollup a report reads."""
+class RollupDay(BaseModel):
+    """The part of a day's usage rollup a report reads (all but the batch guard)."""
 
     owner_id: PydanticObjectId
     day: str
-    key: str | None = None
-    calls: int = 0
-    errors: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cost_micros: int = 0
-    latency_ms: int = 0
+    total: RollupMeasures = RollupMeasures()
+    model: dict[str, RollupMeasures] = {}
+    provider: dict[str, RollupMeasures] = {}
+    operation: dict[str, RollupMeasures] = {}
+    api_key: dict[str, RollupMeasures] = {}
+
+    def rows(self, group_by: str, granularity: str) -> list[tuple[str | None, RollupMeasures]]:
+        """(report key, sums) for each row of this day under `group_by`."""
+        if not self.total.calls:
+            return []  # a day created for a batch whose increment has not landed yet
+        if group_by == "day":
+            return [(period_bucket(self.day, granularity), self.total)]
+        if group_by == "user":
+            return [(str(self.owner_id), self.total)]
+        keyed: dict[str, RollupMeasures] = getattr(self, group_by)
+        return [(decode_key(name), sums) for name, sums in keyed.items()]
+
+
+def period_bucket(day: str, granularity: str) -> str:
+    """The `group_by=day` row a day falls in: the day, its ISO week (`2026-W48`) or its
+    calendar month (`2026-11`)."""
+    if granularity == "week":
+        year, week, _ = date.fromisoformat(day).isocalendar()
+        return f"{year}-W{week:02d}"
+    if granularity == "month":
+        return day[:7]
+    return day
 
 
 class UsageReport(BaseModel):

@@ -14,7 +14,7 @@ from app.analytics import pipelines
 from app.analytics.schemas import (
     GenerationReport,
     GenerationRow,
-    RollupSums,
+    RollupDay,
     Summary,
     UsageReport,
     UsageRow,
@@ -53,17 +53,6 @@ def period(first: date | None, last: date | None) -> tuple[str, str]:
             field="query.to",
         )
     return first.isoformat(), last.isoformat()
-
-
-def bucket_of(day: str, granularity: str) -> str:
-    """The `group_by=day` row a day falls in: the day, its ISO week (`2026-W48`) or its
-    calendar month (`2026-11`)."""
-    if granularity == "week":
-        year, week, _ = date.fromisoformat(day).isocalendar()
-        return f"{year}-W{week:02d}"
-    if granularity == "month":
-        return day[:7]
-    return day
 
 
 def _key(value: Any) -> str | None:
@@ -118,21 +107,17 @@ async def usage_report(
     folded first (`app/usage/rollups.py`)."""
     first_day, last_day = period(first, last)
     await rollups.fold_pending(owner_id, older_than=fold_after)
-    dim = "all" if group_by in ("day", "user") else group_by
-    when = {"dim": dim, "day": {"$gte": first_day, "$lte": last_day}}
+    when = {"day": {"$gte": first_day, "$lte": last_day}}
     if owner_id is not None:
-        found = owned(UsageRollup, owner_id).find(when, projection_model=RollupSums)
+        found = owned(UsageRollup, owner_id).find(when, projection_model=RollupDay)
     else:
-        found = UsageRollup.find(when, projection_model=RollupSums)
+        found = UsageRollup.find(when, projection_model=RollupDay)
     joined: dict[Any, dict[str, int]] = {}
-    for row in await found.to_list():
-        if group_by == "day":
-            key: Any = bucket_of(row.day, granularity)
-        else:
-            key = row.owner_id if group_by == "user" else row.key
-        sums = joined.setdefault(key, dict.fromkeys(ROLLUP_MEASURES, 0))
-        for name in ROLLUP_MEASURES:
-            sums[name] += getattr(row, name)
+    for day in await found.to_list():
+        for key, measures in day.rows(group_by, granularity):
+            sums = joined.setdefault(key, dict.fromkeys(ROLLUP_MEASURES, 0))
+            for name in ROLLUP_MEASURES:
+                sums[name] += getattr(measures, name)
     totals = {name: sum(row[name] for row in joined.values()) for name in ROLLUP_MEASURES}
     return UsageReport(
         group_by=group_by,

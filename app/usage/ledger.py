@@ -86,18 +86,41 @@ async def record_events(owner: User | ObjectId, drafts: Sequence[UsageEvent]) ->
     rollups. One answer per draft, in order; a repeated `request_id` (stored before, or earlier
     in `drafts`) answers the stored event with `created=False`.
 
-    Commands: the journal, one unordered `insert_many`, one bulk of rollup upserts, the journal's
-    delete and the release of its id; plus one read when there are duplicates."""
+    Commands: the journal, one unordered `insert_many`, one bulk of rollup upserts (one per
+    day), the journal's delete and the release of its id; one read when some were repeats."""
     owner_id = owner_id_of(owner)
+    scope = owned(UsageEvent, owner_id)
     first: dict[str, UsageEvent] = {}
     for draft in drafts:
         first.setdefault(draft.request_id, draft)
+    # Insert first, look up only what the unique index refused: a lookup by request_id is a
+    # scan on engines without secondary-index filtering (FerretDB v1), an insert never is.
     fresh = list(first.values())
     for event in fresh:
         event.id = PydanticObjectId()
+    stored = {event.id for event in fresh}
+    await _store(owner_id, fresh, stored)
+    existing = {}
+    repeated = [e.request_id for e in fresh if e.id not in stored]
+    if repeated:
+        found = scope.find({"request_id": {"$in": repeated}})
+        existing = {event.request_id: event for event in await found.to_list()}
+
+    answers = []
+    for draft in drafts:
+        kept = first[draft.request_id]
+        if kept.id in stored:
+            answers.append(Recorded(kept, created=draft is kept))
+        else:
+            answers.append(Recorded(existing[draft.request_id], created=False))
+    return answers
+
+
+async def _store(owner_id: ObjectId, fresh: list[UsageEvent], stored: set) -> None:
+    """Journal, insert, increment, release (`app/usage/rollups.py`); `stored` loses the ids
+    whose request_id another writer stored first."""
     journal = owned(UsageBatch, owner_id).new(event_ids=[event.id for event in fresh])
     await journal.insert()
-    stored = {event.id for event in fresh}
     try:
         await UsageEvent.insert_many(fresh, ordered=False)
     except BulkWriteError as exc:
@@ -109,20 +132,6 @@ async def record_events(owner: User | ObjectId, drafts: Sequence[UsageEvent]) ->
     await rollups.apply_batch(journal.id, inserted)
     if await owned(UsageBatch, owner_id).delete_many({"_id": journal.id, "claimed_at": None}):
         await rollups.release_batch(owner_id, journal.id, (event.day for event in inserted))
-
-    earlier = [rid for rid, event in first.items() if event.id not in stored]
-    existing = {}
-    if earlier:
-        found = owned(UsageEvent, owner_id).find({"request_id": {"$in": earlier}})
-        existing = {event.request_id: event for event in await found.to_list()}
-    answers = []
-    for draft in drafts:
-        kept = first[draft.request_id]
-        if kept.id in stored:
-            answers.append(Recorded(kept, created=draft is kept))
-        else:
-            answers.append(Recorded(existing[draft.request_id], created=False))
-    return answers
 
 
 async def record_usage_event(owner: User | ObjectId, **fields: object) -> tuple[UsageEvent, bool]:

@@ -22,7 +22,7 @@ from pymongo import DeleteMany, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from app.auth.scoping import owned
-from app.usage.rollups import RollupKey, Sums, add_event, rollup_document
+from app.usage.rollups import DayKey, Increments, add_event, rollup_document
 from documents.usage import UsageEvent, UsageRollup
 
 READ_BATCH = 10_000
@@ -78,7 +78,7 @@ async def rebuild_rollups(
     rollup_filter = owned(UsageRollup, owner_id).filter(when) if owner_id else when
 
     total = await events.count_documents(event_filter)
-    sums: dict[RollupKey, Sums] = {}
+    sums: dict[DayKey, Increments] = {}
     async for raw in events.find(event_filter, EVENT_FIELDS, batch_size=READ_BATCH):
         add_event(sums, raw)
         report.events += 1

@@ -27,8 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote
 
-from bson import ObjectId
+from bson import Int64, ObjectId
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
@@ -38,125 +39,141 @@ from documents.base import utcnow
 from documents.usage import (
     ROLLUP_DIMENSIONS,
     ROLLUP_MEASURES,
+    RollupBatches,
     UsageBatch,
     UsageEvent,
     UsageRollup,
 )
 
 FOLD_AFTER = timedelta(minutes=2)
-NO_KEY = ""  # the rollup id's key part for "none" (no API key); never a real key
+NO_KEY = "~"  # the field name of "none" (no API key); a real "~" is stored as %7E
 
-RollupKey = tuple[ObjectId, str, str, str | None]  # owner, day, dimension, key
-Sums = list[int]  # in ROLLUP_MEASURES order
-
-
-def rollup_id(owner_id: ObjectId, day: str, dim: str, key: str | None) -> str:
-    return f"{owner_id}:{day}:{dim}:{NO_KEY if key is None else key}"
+DayKey = tuple[ObjectId, str]  # owner, day
+Increments = dict[str, int]  # dotted path in the rollup ("model.gpt-4o.calls") → amount
 
 
-def event_measures(event: dict[str, Any] | UsageEvent) -> Sums:
-    """What one event adds to each of its rollups."""
-    get = event.get if isinstance(event, dict) else lambda name, _=0: getattr(event, name)
-    return [
-        1,
-        get("errors", 0),
-        get("prompt_tokens", 0),
-        get("completion_tokens", 0),
-        get("total_tokens", 0),
-        get("cost_micros", 0),
-        get("latency_ms", 0),
-    ]
+def encode_key(key: str | None) -> str:
+    """A key as a field name: no `.` (a path separator in updates), no leading `$`."""
+    if key is None:
+        return NO_KEY
+    for char, code in (("%", "%25"), (".", "%2E"), ("$", "%24"), ("~", "%7E")):
+        key = key.replace(char, code)
+    return key
 
 
-def add_event(sums: dict[RollupKey, Sums], event: dict[str, Any] | UsageEvent) -> None:
-    """Add one event (a document or its raw fields) to every rollup it belongs to."""
+def decode_key(name: str) -> str | None:
+    return None if name == NO_KEY else unquote(name)
+
+
+def rollup_id(owner_id: ObjectId, day: str) -> str:
+    return f"{owner_id}:{day}"
+
+
+def add_event(sums: dict[DayKey, Increments], event: dict[str, Any] | UsageEvent) -> None:
+    """Add one event (a document or its raw fields) to its day's increments: under `total` and
+    under its key of each dimension."""
     raw = event if isinstance(event, dict) else None
-    values = event_measures(event)
 
-    def field(name: str) -> Any:
-        return raw.get(name) if raw is not None else getattr(event, name)
+    def field(name: str, default: Any = None) -> Any:
+        return raw.get(name, default) if raw is not None else getattr(event, name)
 
-    owner, day = ObjectId(field("owner_id")), field("day")
+    values = (
+        1,
+        field("errors", 0),
+        field("prompt_tokens", 0),
+        field("completion_tokens", 0),
+        field("total_tokens", 0),
+        field("cost_micros", 0),
+        field("latency_ms", 0),
+    )
+    increments = sums.setdefault((ObjectId(field("owner_id")), field("day")), {})
+    prefixes = ["total"]
     for dim, source in ROLLUP_DIMENSIONS.items():
-        value = None if source is None else field(source)
-        key = None if value is None else str(value)
-        total = sums.setdefault((owner, day, dim, key), [0] * len(ROLLUP_MEASURES))
-        for i, amount in enumerate(values):
-            total[i] += amount
+        value = field(source)
+        prefixes.append(f"{dim}.{encode_key(None if value is None else str(value))}")
+    for prefix in prefixes:
+        for name, amount in zip(ROLLUP_MEASURES, values, strict=True):
+            path = f"{prefix}.{name}"
+            increments[path] = increments.get(path, 0) + amount
 
 
-def sums_of(events: Iterable[dict[str, Any] | UsageEvent]) -> dict[RollupKey, Sums]:
-    sums: dict[RollupKey, Sums] = {}
+def sums_of(events: Iterable[dict[str, Any] | UsageEvent]) -> dict[DayKey, Increments]:
+    sums: dict[DayKey, Increments] = {}
     for event in events:
         add_event(sums, event)
     return sums
 
 
-def rollup_document(key: RollupKey, sums: Sums) -> dict[str, Any]:
-    """The stored shape of one rollup (what `rebuild` writes)."""
-    owner, day, dim, value = key
+def rollup_document(key: DayKey, increments: Increments) -> dict[str, Any]:
+    """The stored shape of one day's rollup (what `rebuild` writes, what increments build)."""
+    owner, day = key
     now = utcnow()
-    return {
-        "_id": rollup_id(owner, day, dim, value),
-        "owner_id": owner,
-        "day": day,
-        "dim": dim,
-        "key": value,
-        **dict(zip(ROLLUP_MEASURES, sums, strict=True)),
-        "batches": [],
-        "created_at": now,
-        "updated_at": now,
-    }
+    doc: dict[str, Any] = {"_id": rollup_id(owner, day), "owner_id": owner, "day": day}
+    doc.update({dim: {} for dim in ROLLUP_DIMENSIONS})
+    for path, amount in increments.items():
+        *parents, leaf = path.split(".")
+        node = doc
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = Int64(amount)
+    return {**doc, "batches": [], "created_at": now, "updated_at": now}
 
 
-def _apply_ops(batch_id: ObjectId, sums: dict[RollupKey, Sums], *, upsert: bool) -> list[UpdateOne]:
+def _apply_ops(batch_id: ObjectId, sums: dict[DayKey, Increments]) -> list[UpdateOne]:
     now = utcnow()
     ops = []
-    for (owner, day, dim, value), amounts in sums.items():
-        update: dict[str, Any] = {
-            "$inc": dict(zip(ROLLUP_MEASURES, amounts, strict=True)),
+    for (owner, day), increments in sums.items():
+        # 64-bit amounts: a sum that outgrows 32 bits must not wrap (FerretDB v1.24 wraps an
+        # int32 field's `$inc`; MongoDB promotes it).
+        update = {
+            "$inc": {path: Int64(amount) for path, amount in increments.items()},
             "$push": {"batches": batch_id},
             "$set": {"updated_at": now},
         }
-        if upsert:
-            update["$setOnInsert"] = {"day": day, "dim": dim, "key": value, "created_at": now}
-        guard = {"_id": rollup_id(owner, day, dim, value), "batches": {"$ne": batch_id}}
-        ops.append(UpdateOne(owned(UsageRollup, owner).filter(guard), update, upsert=upsert))
+        guard = {"_id": rollup_id(owner, day), "batches": {"$ne": batch_id}}
+        ops.append(UpdateOne(owned(UsageRollup, owner).filter(guard), update))
     return ops
 
 
 async def apply_batch(batch_id: ObjectId, events: Sequence[dict[str, Any] | UsageEvent]) -> None:
-    """Add the batch's events to their rollups, once per rollup however often it is called.
+    """Add the batch's events to their days' rollups — one guarded `$inc` per owner and day —
+    once per rollup however often it is called.
 
-    An upsert that meets a duplicate key found the rollup already there: created by a racing
-    writer, or holding this batch already. Those are sent again as plain guarded updates: one
-    that matches nothing had the batch applied."""
+    The common case is one command. When fewer rollups matched than were sent, a day had no
+    rollup yet (or already holds this batch): the missing days are created empty (a duplicate
+    means another writer created it) and the guarded updates sent again, where the ones that
+    landed the first time match nothing. No upsert: two racing upserts of one `_id` and the
+    reply to a refused one are where engines differ (README "Engines")."""
     sums = sums_of(events)
     if not sums:
         return
-    keys = list(sums)
     collection = UsageRollup.get_pymongo_collection()
+    result = await collection.bulk_write(_apply_ops(batch_id, sums), ordered=False)
+    if result.matched_count == len(sums):
+        return
     try:
-        await collection.bulk_write(_apply_ops(batch_id, sums, upsert=True), ordered=False)
+        await collection.insert_many([rollup_document(key, {}) for key in sums], ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
         if any(not is_unique_error(e.get("code"), e.get("errmsg")) for e in errors):
             raise
-        again = {keys[e["index"]]: sums[keys[e["index"]]] for e in errors}
-        await collection.bulk_write(_apply_ops(batch_id, again, upsert=False), ordered=False)
+    await collection.bulk_write(_apply_ops(batch_id, sums), ordered=False)
 
 
 async def release_batch(owner_id: ObjectId, batch_id: ObjectId, days: Iterable[str]) -> None:
     """Forget the batch id in the rollups it was applied to (keeps `batches` short)."""
-    await owned(UsageRollup, owner_id).update_many(
-        {"day": {"$in": sorted(set(days))}, "batches": batch_id}, {"$pull": {"batches": batch_id}}
-    )
+    ids = sorted({rollup_id(owner_id, day) for day in days})
+    if ids:
+        await owned(UsageRollup, owner_id).update_many(
+            {"_id": {"$in": ids}, "batches": batch_id}, {"$pull": {"batches": batch_id}}
+        )
 
 
 @dataclass
 class FoldReport:
     batches: int = 0
     events: int = 0
+    swept: int = 0  # batch ids pulled from rollups whose writer died after its journal
 
 
 async def fold_pending(
@@ -165,7 +182,8 @@ async def fold_pending(
     """Apply the journals of batches whose writer died (older than `older_than`), of one owner
     or of everyone. Each journal is claimed first, so two folds never apply one batch."""
     report = FoldReport()
-    cutoff = ObjectId.from_datetime(utcnow() - older_than)
+    # Batch ids carry their second: every batch of the second that `older_than` ago falls in.
+    cutoff = ObjectId.from_datetime(utcnow() - older_than + timedelta(seconds=1))
     stale = {"_id": {"$lt": cutoff}, "claimed_at": None}
     if owner_id is not None:
         journals = await owned(UsageBatch, owner_id).find(stale).to_list()
@@ -188,4 +206,27 @@ async def fold_pending(
         await release_batch(journal.owner_id, journal.id, (event.day for event in events))
         report.batches += 1
         report.events += len(events)
+    report.swept = await _sweep_batch_ids(owner_id, cutoff)
     return report
+
+
+async def _sweep_batch_ids(owner_id: ObjectId | None, cutoff: ObjectId) -> int:
+    """Pull the batch ids older than `cutoff` that have no journal left: their writer deleted
+    the journal (so the increments landed) and died before pulling the id."""
+    old = {"batches": {"$lt": cutoff}}
+    if owner_id is not None:
+        found = owned(UsageRollup, owner_id).find(old, projection_model=RollupBatches)
+    else:
+        found = UsageRollup.find(old, projection_model=RollupBatches)
+    swept = 0
+    for rollup in await found.to_list():
+        ids = [batch for batch in rollup.batches if batch < cutoff]
+        journals = owned(UsageBatch, rollup.owner_id)
+        live = set(await journals.distinct("_id", {"_id": {"$in": ids}}))
+        dead = [batch for batch in ids if batch not in live]
+        if dead:
+            await owned(UsageRollup, rollup.owner_id).update_many(
+                {"_id": rollup.id}, {"$pullAll": {"batches": dead}}
+            )
+            swept += len(dead)
+    return swept

@@ -68,7 +68,10 @@ async def _batch_links(user: User, body: UsageBatchCreate) -> list[dict[str, Obj
         wanted = {getattr(e, field) for e in body.events} - {None}
         ids = {value: parse_object_id(value) for value in wanted}
         valid = [oid for oid in ids.values() if oid is not None]
-        known = set(await owned(LINKABLE[field], user).distinct("_id", {"_id": {"$in": valid}}))
+        known = set()
+        if valid:
+            scope = owned(LINKABLE[field], user)
+            known = set(await scope.distinct("_id", {"_id": {"$in": valid}}))
         for index, event in enumerate(body.events):
             value = getattr(event, field)
             if value is not None and ids[value] not in known:
