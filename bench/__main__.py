@@ -103,6 +103,7 @@ async def run(selection: Selection, started: float) -> Report:
                 db=mongo[db_name],
                 app_pid=app_process.pid,
                 save=save,
+                env=env,
                 **user,
             )
             await run_cases(bench)
@@ -150,7 +151,7 @@ async def run_cases(bench: Bench) -> None:
     if bench.wants("site storage"):
         await history.site_storage(bench)
     if bench.wants("analytics"):
-        await analytics.analytics_latency(bench)
+        await analytics.analytics_at_a_million(bench)
     if bench.wants("money"):
         await analytics.exact_money(bench)
 

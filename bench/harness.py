@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import statistics
+import subprocess
 import sys
 import time
+from asyncio.subprocess import PIPE
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,6 +176,7 @@ class Bench:
     key: str
     app_pid: int
     save: Callable[[], None]
+    env: dict[str, str] = field(default_factory=dict)  # the app's environment, for commands
 
     @property
     def owner(self) -> ObjectId:
@@ -210,6 +213,17 @@ class Bench:
         self.report.rows.extend(rows)
         self.save()
         return rows
+
+
+async def run_genstore(bench: Bench, *args: str) -> subprocess.CompletedProcess:
+    """`python -m app ARGS` against the benchmark's database, as an operator runs it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", *args, env=bench.env, stdout=PIPE, stderr=PIPE
+    )
+    stdout, stderr = await process.communicate()
+    return subprocess.CompletedProcess(
+        args, process.returncode or 0, stdout.decode(), stderr.decode()
+    )
 
 
 def requests_for(concurrency: int) -> int:

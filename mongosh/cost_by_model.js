@@ -1,16 +1,12 @@
-// Cost and tokens by model for a period, read from usage_rollups (one document per owner, day,
-// dimension and key: the API's /analytics/usage reads the same documents).
+// Cost and tokens by model for a period, read from usage_rollups (the documents the API's
+// /analytics/usage reads; lib.js describes their shape).
 //   --eval 'var from="2026-11-01", to="2026-11-30", owner="<user id>"'   (owner optional)
 load(__dirname + "/lib.js");
 
 const p = period();
-const match = { dim: "model", day: { $gte: p.from, $lte: p.to } };
+const match = { day: { $gte: p.from, $lte: p.to } };
 if (param("owner", null)) match.owner_id = ObjectId(param("owner"));
-const byModel = measures(target().usage_rollups, {
-  calls: measureBy(match, "key", "calls"),
-  total_tokens: measureBy(match, "key", "total_tokens"),
-  cost_micros: measureBy(match, "key", "cost_micros"),
-});
+const byModel = rollupsBy(match, "model");
 const rows = Object.keys(byModel).sort().map((model) => ({
   model: model,
   calls: byModel[model].calls || 0,

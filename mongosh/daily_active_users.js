@@ -5,7 +5,7 @@ load(__dirname + "/lib.js");
 
 const p = period();
 const rows = target()
-  .usage_rollups.aggregate(measureBy({ day: { $gte: p.from, $lte: p.to } }, "day", null))
+  .usage_rollups.aggregate(measureBy({ day: { $gte: p.from, $lte: p.to }, "total.calls": { $gt: 0 } }, "day", null))
   .toArray()
   .map((row) => ({ day: row._id, active_users: row.value }));
 report(`Daily active users, ${p.from} to ${p.to}`, ["day", "active_users"], rows);

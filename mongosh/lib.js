@@ -37,6 +37,30 @@ function measures(collection, pipelines) {
   return rows;
 }
 
+// usage_rollups: one document per owner and day; `total` and, per dimension (model, provider,
+// operation, api_key), one entry per key, each with calls, errors, prompt_tokens,
+// completion_tokens, total_tokens, cost_micros, latency_ms. Keys are percent-encoded where they
+// hold % . $ ~, and "~" alone is "none" (no API key).
+function decodeKey(name) {
+  return name === "~" ? "(none)" : decodeURIComponent(name);
+}
+
+// The sums per key of one dimension over the rollups matching `match` → { key: { measure: n } }.
+function rollupsBy(match, dim) {
+  const rows = {};
+  target()
+    .usage_rollups.find(match, { [dim]: 1 })
+    .forEach((day) => {
+      for (const [name, sums] of Object.entries(day[dim] || {})) {
+        const row = (rows[decodeKey(name)] = rows[decodeKey(name)] || {});
+        for (const [measure, value] of Object.entries(sums)) {
+          row[measure] = (row[measure] || 0) + Number(value);
+        }
+      }
+    });
+  return rows;
+}
+
 function measureBy(match, groupField, summedField) {
   return [
     { $match: match },

@@ -15,7 +15,8 @@ GRAPH = grimp.build_graph("app", "documents")
 
 # The modules that use the raw driver, each saying why in its docstring: GridFS, the message
 # window engine, migrations, dumps, connection and index management, index/collection
-# diagnostics, and the engine profile itself.
+# diagnostics, the engine profile itself, and the usage rollups' guarded bulk increments and
+# their rebuild.
 RAW_DRIVER_MODULES = {
     "app/auth/scoping.py",
     "app/conversations/history.py",
@@ -28,6 +29,8 @@ RAW_DRIVER_MODULES = {
     "app/migrations/steps.py",
     "app/storage/blobs.py",
     "app/storage/leases.py",
+    "app/usage/rebuild.py",
+    "app/usage/rollups.py",
 }
 RAW_CALL = re.compile(r"get_pymongo_collection|\.database\[|db\[|\.collection\.")
 
