@@ -32,11 +32,13 @@ class AppError(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.errors = errors
         self.headers = headers or {}
+        self.extensions = extensions or {}  # RFC 9457 extension members, e.g. `remaining_usd`
 
 
 class BadRequest(AppError):
@@ -92,6 +94,17 @@ class Unprocessable(AppError):
         super().__init__(detail, **kw)
 
 
+PROBLEM_TYPES = "https://genstore.dev/problems/"
+
+
+class BudgetExceeded(AppError):
+    status, title, type = 402, "Budget exceeded", PROBLEM_TYPES + "budget-exceeded"
+
+
+class StorageQuotaExceeded(AppError):
+    status, title, type = 403, "Storage quota exceeded", PROBLEM_TYPES + "storage-quota-exceeded"
+
+
 class TooManyRequests(AppError):
     status, title = 429, "Too many requests"
 
@@ -107,12 +120,15 @@ def problem(
     title: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    type_: str = "about:blank",
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
-        "type": "about:blank",
+        "type": type_,
         "title": title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
+        **(extensions or {}),
     }
     if errors is not None:
         body["errors"] = errors
@@ -140,7 +156,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
         return problem(
-            exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=exc.headers
+            exc.status,
+            exc.detail,
+            title=exc.title,
+            errors=exc.errors,
+            headers=exc.headers,
+            type_=exc.type,
+            extensions=exc.extensions,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -15,6 +15,8 @@ from app.analytics.router import admin_router as admin_analytics_router
 from app.analytics.router import router as analytics_router
 from app.auth.mail import make_mail_sender
 from app.auth.router import router as auth_router
+from app.budgets import limits
+from app.budgets.router import admin_limits_router, limits_router, reservations_router
 from app.conversations.router import router as conversations_router
 from app.diagnostics.router import router as diagnostics_router
 from app.drawings.router import router as drawings_router
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.settings = settings
+    limits.use_defaults(settings)
     app.state.mail_sender = make_mail_sender(settings)
     install_error_handlers(app)
     app.include_router(health_router)
@@ -101,6 +104,9 @@ def _area_routers() -> list:
         conversation_shares,
         site_shares,
         shares_router,
+        reservations_router,
+        limits_router,
+        admin_limits_router,
     ]
 
 

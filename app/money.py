@@ -33,3 +33,10 @@ def to_micros(usd: Decimal) -> int:
 def to_usd(micros: int) -> float:
     """Micro-dollars → a JSON number that prints exactly (`1000000` → `1.0`, `1` → `1e-06`)."""
     return float(Decimal(micros) / MICROS_PER_DOLLAR)
+
+
+def to_usd_text(micros: int) -> str:
+    """Micro-dollars → an exact decimal string with six places (`1500000` → `"1.500000"`)."""
+    sign = "-" if micros < 0 else ""
+    whole, fraction = divmod(abs(micros), MICROS_PER_DOLLAR)
+    return f"{sign}{whole}.{fraction:06d}"

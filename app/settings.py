@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
@@ -38,6 +39,9 @@ class Settings(BaseSettings):
     # A usage batch journal older than this belongs to a writer that died: reports, the cleanup
     # job and the app's start fold it into the rollups (app/usage/rollups.py).
     rollup_fold_after_s: float = Field(default=120, ge=0, le=24 * 3600)
+    # Limits for users without their own (set by an administrator); unset: unlimited.
+    default_monthly_spend_usd: Decimal | None = Field(default=None, ge=0, le=10**9)
+    default_storage_bytes: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _guard_secret(self) -> Settings:

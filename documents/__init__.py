@@ -9,6 +9,7 @@ unsharded (README "Scaling").
 from documents.api_key import ApiKey
 from documents.base import OwnedDocument
 from documents.blob import BLOB_INDEXES
+from documents.budget import Reservation, SpendBudget, StorageUse
 from documents.conversation import Conversation, ConversationArchive
 from documents.drawing import Drawing
 from documents.file import StoredFile
@@ -39,6 +40,9 @@ ALL_DOCUMENTS: list[type] = [
     UsageEvent,
     UsageRollup,
     UsageBatch,
+    SpendBudget,
+    Reservation,
+    StorageUse,
     Tutorial,
     Drawing,
     Story,

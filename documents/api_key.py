@@ -22,6 +22,7 @@ class ApiKey(OwnedDocument):
     key_hash: str
     scopes: list[str]
     rate_limit_per_minute: int | None = None
+    monthly_spend_micros: int | None = None  # the owner's cap on this key; None: no cap
     usage: ApiKeyUsage = Field(default_factory=ApiKeyUsage)
     revoked_at: datetime | None = None
 

@@ -36,6 +36,13 @@ class UsageEvent(OwnedDocument):
     generation_id: PydanticObjectId | None = None
     workflow_id: PydanticObjectId | None = None
     conversation_id: PydanticObjectId | None = None
+    # Settling a reservation: which one, what it held (released by this event), and whether the
+    # actual cost was above it.
+    reservation_id: PydanticObjectId | None = None
+    reservation_key_id: PydanticObjectId | None = None  # the key whose budget the hold was on
+    reservation_month: str | None = None  # the month whose budget the hold was on
+    reserved_micros: int = 0
+    overrun: bool = False
     occurred_at: datetime
     day: str
 

@@ -24,6 +24,13 @@ class UserSettings(BaseModel):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
 
+class UserLimits(BaseModel):
+    """Set by an administrator; None: the default from settings (unset there: unlimited)."""
+
+    monthly_spend_micros: int | None = None
+    storage_bytes: int | None = None
+
+
 class User(TimestampedDocument):
     email: str  # always stored lowercased: one form for every engine, no collation needed
     password_hash: str | None = None
@@ -32,6 +39,7 @@ class User(TimestampedDocument):
     roles: list[str] = Field(default_factory=list)
     email_verified: bool = False
     settings: UserSettings = Field(default_factory=UserSettings)
+    limits: UserLimits = Field(default_factory=UserLimits)
 
     class Settings:
         name = "users"

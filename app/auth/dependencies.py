@@ -19,6 +19,7 @@ from app.auth.security import API_KEY_PREFIX, decode_bearer
 from app.auth.service import use_api_key, user_for_external_identity
 from app.errors import Forbidden, Unauthorized
 from app.settings import Settings
+from documents.api_key import ApiKey
 from documents.user import User
 
 AREAS = (
@@ -44,6 +45,7 @@ class Principal:
     user: User
     api_key_id: str | None = None
     scopes: tuple[str, ...] = ("*",)
+    api_key: ApiKey | None = None  # the key's document, for its spend cap
 
     def allows(self, scope: str) -> bool:
         return "*" in self.scopes or scope in self.scopes
@@ -74,7 +76,9 @@ async def _user_from_api_key(key: str) -> Principal:
     user = await User.get(api_key.owner_id)
     if user is None:
         raise Unauthorized("Invalid API key.", headers={"WWW-Authenticate": "ApiKey"})
-    return Principal(user=user, api_key_id=str(api_key.id), scopes=tuple(api_key.scopes))
+    return Principal(
+        user=user, api_key_id=str(api_key.id), scopes=tuple(api_key.scopes), api_key=api_key
+    )
 
 
 async def get_principal(

@@ -16,9 +16,11 @@ from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
 from app.auth.scoping import owned, owner_id_of
+from app.budgets.service import give_back
 from app.engine import is_unique_error
 from app.usage import rollups
 from documents.base import day_of, utcnow
+from documents.budget import Reservation
 from documents.usage import UsageBatch, UsageEvent
 from documents.user import User
 
@@ -51,6 +53,7 @@ def draft_event(
     generation_id: ObjectId | None = None,
     workflow_id: ObjectId | None = None,
     conversation_id: ObjectId | None = None,
+    reservation: Reservation | None = None,
 ) -> UsageEvent:
     """An event with its computed fields (`day`, `total_tokens`, `errors`), not yet stored."""
     now = utcnow()
@@ -74,6 +77,11 @@ def draft_event(
         generation_id=_oid(generation_id),
         workflow_id=_oid(workflow_id),
         conversation_id=_oid(conversation_id),
+        reservation_id=None if reservation is None else reservation.id,
+        reservation_key_id=None if reservation is None else reservation.api_key_id,
+        reservation_month=None if reservation is None else reservation.month,
+        reserved_micros=0 if reservation is None else reservation.amount_micros,
+        overrun=reservation is not None and cost_micros > reservation.amount_micros,
         occurred_at=occurred,
         day=day_of(occurred),
         created_at=now,
@@ -109,10 +117,12 @@ async def record_events(owner: User | ObjectId, drafts: Sequence[UsageEvent]) ->
     answers = []
     for draft in drafts:
         kept = first[draft.request_id]
-        if kept.id in stored:
-            answers.append(Recorded(kept, created=draft is kept))
-        else:
-            answers.append(Recorded(existing[draft.request_id], created=False))
+        created = kept.id in stored and draft is kept
+        answers.append(Recorded(kept if kept.id in stored else existing[draft.request_id], created))
+        if not created and draft.reservation_id is not None:
+            # A repeat settles nothing: its reservation's hold goes back.
+            month = draft.reservation_month or draft.day[:7]
+            await give_back(owner_id, month, draft.reserved_micros, draft.reservation_key_id)
     return answers
 
 

@@ -35,7 +35,8 @@ from pymongo.errors import BulkWriteError
 
 from app.auth.scoping import owned
 from app.engine import is_unique_error
-from documents.base import utcnow
+from documents.base import OwnedDocument, utcnow
+from documents.budget import SpendBudget
 from documents.usage import (
     ROLLUP_DIMENSIONS,
     ROLLUP_MEASURES,
@@ -119,54 +120,129 @@ def rollup_document(key: DayKey, increments: Increments) -> dict[str, Any]:
     return {**doc, "batches": [], "created_at": now, "updated_at": now}
 
 
-def _apply_ops(batch_id: ObjectId, sums: dict[DayKey, Increments]) -> list[UpdateOne]:
+@dataclass
+class Target:
+    """One document a batch adds to: its owner, its increments, and its empty form."""
+
+    owner_id: ObjectId
+    increments: Increments
+    empty: dict[str, Any]
+
+
+def rollup_targets(events: Iterable[dict[str, Any] | UsageEvent]) -> dict[str, Target]:
+    return {
+        rollup_id(*key): Target(key[0], increments, rollup_document(key, {}))
+        for key, increments in sums_of(events).items()
+    }
+
+
+def budget_targets(events: Iterable[UsageEvent]) -> dict[str, Target]:
+    """What the events add to their owners' spend budgets (and their keys'): the cost is spent,
+    and a settled reservation's hold is released in the same increment."""
+    targets: dict[str, Target] = {}
+
+    def add(owner: ObjectId, month: str, key: Any, amounts: dict[str, int]) -> None:
+        target_id = budget_id(owner, month, key)
+        if target_id not in targets:
+            empty = {
+                "_id": target_id,
+                "owner_id": owner,
+                "month": month,
+                "api_key_id": key,
+                "spent_micros": Int64(0),
+                "reserved_micros": Int64(0),
+                "committed_micros": Int64(0),
+                "batches": [],
+            }
+            targets[target_id] = Target(owner, {}, empty)
+        sums = targets[target_id].increments
+        for field, amount in amounts.items():
+            sums[field] = sums.get(field, 0) + amount
+
+    for event in events:
+        owner, month = ObjectId(event.owner_id), event.day[:7]
+        cost, held = event.cost_micros, event.reserved_micros
+        spend = {"spent_micros": cost, "committed_micros": cost}
+        release = {"reserved_micros": -held, "committed_micros": -held}
+        add(owner, month, None, spend)
+        if event.api_key_id is not None:
+            add(owner, month, event.api_key_id, spend)
+        if held:
+            held_month = event.reservation_month or month
+            add(owner, held_month, None, release)
+            if event.reservation_key_id is not None:
+                add(owner, held_month, event.reservation_key_id, release)
+    return targets
+
+
+def budget_id(owner_id: ObjectId, month: str, api_key_id: ObjectId | None = None) -> str:
+    return f"{owner_id}:{month}" + ("" if api_key_id is None else f":{api_key_id}")
+
+
+def _apply_ops(
+    model: type[OwnedDocument], batch_id: ObjectId, targets: dict[str, Target]
+) -> list[UpdateOne]:
     now = utcnow()
     ops = []
-    for (owner, day), increments in sums.items():
+    for target_id, target in targets.items():
         # 64-bit amounts: a sum that outgrows 32 bits must not wrap (FerretDB v1.24 wraps an
         # int32 field's `$inc`; MongoDB promotes it).
         update = {
-            "$inc": {path: Int64(amount) for path, amount in increments.items()},
+            "$inc": {path: Int64(amount) for path, amount in target.increments.items()},
             "$push": {"batches": batch_id},
             "$set": {"updated_at": now},
         }
-        guard = {"_id": rollup_id(owner, day), "batches": {"$ne": batch_id}}
-        ops.append(UpdateOne(owned(UsageRollup, owner).filter(guard), update))
+        guard = {"_id": target_id, "batches": {"$ne": batch_id}}
+        ops.append(UpdateOne(owned(model, target.owner_id).filter(guard), update))
     return ops
 
 
-async def apply_batch(batch_id: ObjectId, events: Sequence[dict[str, Any] | UsageEvent]) -> None:
-    """Add the batch's events to their days' rollups — one guarded `$inc` per owner and day —
-    once per rollup however often it is called.
+async def apply_guarded(
+    model: type[OwnedDocument], batch_id: ObjectId, targets: dict[str, Target]
+) -> None:
+    """Add each target's increments once per batch however often it is called: one guarded
+    `$inc` per document.
 
-    The common case is one command. When fewer rollups matched than were sent, a day had no
-    rollup yet (or already holds this batch): the missing days are created empty (a duplicate
+    The common case is one command. When fewer documents matched than were sent, one did not
+    exist yet (or already holds this batch): the missing ones are created empty (a duplicate
     means another writer created it) and the guarded updates sent again, where the ones that
     landed the first time match nothing. No upsert: two racing upserts of one `_id` and the
     reply to a refused one are where engines differ (README "Engines")."""
-    sums = sums_of(events)
-    if not sums:
+    if not targets:
         return
-    collection = UsageRollup.get_pymongo_collection()
-    result = await collection.bulk_write(_apply_ops(batch_id, sums), ordered=False)
-    if result.matched_count == len(sums):
+    collection = model.get_pymongo_collection()
+    result = await collection.bulk_write(_apply_ops(model, batch_id, targets), ordered=False)
+    if result.matched_count == len(targets):
         return
+    now = utcnow()
+    empties = [{"created_at": now, "updated_at": now, **t.empty} for t in targets.values()]
     try:
-        await collection.insert_many([rollup_document(key, {}) for key in sums], ordered=False)
+        await collection.insert_many(empties, ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
         if any(not is_unique_error(e.get("code"), e.get("errmsg")) for e in errors):
             raise
-    await collection.bulk_write(_apply_ops(batch_id, sums), ordered=False)
+    await collection.bulk_write(_apply_ops(model, batch_id, targets), ordered=False)
+
+
+async def apply_batch(batch_id: ObjectId, events: Sequence[UsageEvent]) -> None:
+    """Add the batch's events to their days' rollups and their months' spend budgets."""
+    await apply_guarded(UsageRollup, batch_id, rollup_targets(events))
+    await apply_guarded(SpendBudget, batch_id, budget_targets(events))
 
 
 async def release_batch(owner_id: ObjectId, batch_id: ObjectId, days: Iterable[str]) -> None:
-    """Forget the batch id in the rollups it was applied to (keeps `batches` short)."""
-    ids = sorted({rollup_id(owner_id, day) for day in days})
-    if ids:
-        await owned(UsageRollup, owner_id).update_many(
-            {"_id": {"$in": ids}, "batches": batch_id}, {"$pull": {"batches": batch_id}}
-        )
+    """Forget the batch id where it was applied (keeps `batches` short)."""
+    days = set(days)
+    if not days:
+        return
+    pull = {"$pull": {"batches": batch_id}}
+    ids = sorted(rollup_id(owner_id, day) for day in days)
+    await owned(UsageRollup, owner_id).update_many({"_id": {"$in": ids}, "batches": batch_id}, pull)
+    months = sorted({day[:7] for day in days})
+    await owned(SpendBudget, owner_id).update_many(
+        {"month": {"$in": months}, "batches": batch_id}, pull
+    )
 
 
 @dataclass
@@ -225,8 +301,9 @@ async def _sweep_batch_ids(owner_id: ObjectId | None, cutoff: ObjectId) -> int:
         live = set(await journals.distinct("_id", {"_id": {"$in": ids}}))
         dead = [batch for batch in ids if batch not in live]
         if dead:
-            await owned(UsageRollup, rollup.owner_id).update_many(
-                {"_id": rollup.id}, {"$pullAll": {"batches": dead}}
-            )
+            pull = {"$pullAll": {"batches": dead}}
+            await owned(UsageRollup, rollup.owner_id).update_many({"_id": rollup.id}, pull)
+            month = rollup.id.rsplit(":", 1)[1][:7]
+            await owned(SpendBudget, rollup.owner_id).update_many({"month": month}, pull)
             swept += len(dead)
     return swept

@@ -26,6 +26,11 @@ class UsageCreate(StrictInput):
     generation_id: ObjectIdIn | None = None
     workflow_id: ObjectIdIn | None = None
     occurred_at: datetime | None = None
+    reservation_id: ObjectIdIn | None = Field(
+        default=None,
+        description="Settles this reservation: the event records the actual cost and releases "
+        "the hold (`overrun: true` when the cost is above it)",
+    )
 
 
 MAX_BATCH_EVENTS = 1000
@@ -66,6 +71,8 @@ class UsageRead(ResourceRead):
     generation_id: IdStr | None
     workflow_id: IdStr | None
     conversation_id: IdStr | None = None
+    reservation_id: IdStr | None = None
+    overrun: bool = False
     occurred_at: datetime
     day: str
 

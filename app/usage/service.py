@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from bson import ObjectId
 
 from app.auth.scoping import owned, parse_object_id
+from app.budgets.service import claim_for_settlement, open_reservation_exists
 from app.errors import Unprocessable
 from app.links import require_owned_links
 from app.money import to_micros
@@ -14,6 +15,7 @@ from app.pagination import CursorParams, Page
 from app.usage.ledger import Recorded, draft_event, record_events
 from app.usage.schemas import UsageBatchCreate, UsageCreate
 from documents import LINKABLE
+from documents.budget import Reservation
 from documents.usage import UsageEvent
 from documents.user import User
 
@@ -31,7 +33,11 @@ def _occurred(value: datetime | None) -> datetime | None:
 
 
 def _draft(
-    user: User, body: UsageCreate, api_key_id: str | None, links: dict[str, ObjectId | None]
+    user: User,
+    body: UsageCreate,
+    api_key_id: str | None,
+    links: dict[str, ObjectId | None],
+    reservation: Reservation | None = None,
 ) -> UsageEvent:
     return draft_event(
         user,
@@ -46,6 +52,7 @@ def _draft(
         latency_ms=body.latency_ms,
         status=body.status,
         occurred_at=_occurred(body.occurred_at),
+        reservation=reservation,
         **links,
     )
 
@@ -56,7 +63,10 @@ async def create_usage(
     links = await require_owned_links(
         user, generation_id=body.generation_id, workflow_id=body.workflow_id
     )
-    [recorded] = await record_events(user, [_draft(user, body, api_key_id, links)])
+    reservation = None
+    if body.reservation_id is not None:
+        reservation = await claim_for_settlement(user, body.reservation_id, "body.reservation_id")
+    [recorded] = await record_events(user, [_draft(user, body, api_key_id, links, reservation)])
     return recorded.event, recorded.created
 
 
@@ -89,11 +99,32 @@ async def create_usage_batch(
 ) -> list[Recorded]:
     """All events are checked before any is written; then they are recorded as one batch."""
     links = await _batch_links(user, body)
+    reservations = await _batch_reservations(user, body)
     drafts = [
-        _draft(user, event, api_key_id, link)
-        for event, link in zip(body.events, links, strict=True)
+        _draft(user, event, api_key_id, link, reservation)
+        for event, link, reservation in zip(body.events, links, reservations, strict=True)
     ]
     return await record_events(user, drafts)
+
+
+async def _batch_reservations(user: User, body: UsageBatchCreate) -> list[Reservation | None]:
+    """Each event's reservation, taken out of the open ones once all of them were found open;
+    one that is not (or is named twice) is a 422 that says the event's index."""
+    wanted = [(i, e.reservation_id) for i, e in enumerate(body.events) if e.reservation_id]
+    seen: set[str] = set()
+    for index, rid in wanted:
+        if rid in seen or not await open_reservation_exists(user, rid):
+            raise Unprocessable(
+                f"events[{index}]: `reservation_id` names no open reservation of yours.",
+                field=f"body.events.{index}.reservation_id",
+            )
+        seen.add(rid)
+    claimed: list[Reservation | None] = [None] * len(body.events)
+    for index, rid in wanted:
+        claimed[index] = await claim_for_settlement(
+            user, rid, f"body.events.{index}.reservation_id"
+        )
+    return claimed
 
 
 async def list_usage(user: User, params: CursorParams) -> Page[UsageEvent]:

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, computed_field, field_validator
 
 from app.auth.dependencies import AREAS
+from app.money import to_usd_text
 from app.schemas import ResourceRead, StrictInput
 
 
@@ -89,6 +90,13 @@ class ApiKeyRead(ResourceRead):
     rate_limit_per_minute: int | None
     usage: ApiKeyUsageRead
     revoked_at: datetime | None = None
+    monthly_spend_micros: int | None = Field(default=None, exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def monthly_spend_usd(self) -> str | None:
+        """The owner's monthly cap on this key, an exact decimal string; null: no cap."""
+        return None if self.monthly_spend_micros is None else to_usd_text(self.monthly_spend_micros)
 
 
 class ApiKeyCreated(ApiKeyRead):
