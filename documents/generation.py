@@ -50,6 +50,7 @@ class Generation(OwnedDocument):
     message_id: PydanticObjectId | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    reservation_id: PydanticObjectId | None = None  # the budget hold of `budget_usd`
     day: str
     # Computed with each transition, so analytics `$sum`s stored fields (no `$cond`).
     succeeded: int = 0

@@ -194,3 +194,36 @@ async def test_usage_without_reservation_counts_and_overruns_are_flagged(
     )
     assert batch.status_code == 422
     assert batch.json()["errors"][0]["loc"][:4] == ["body", "events", "0", "reservation_id"]
+
+
+async def test_a_generation_holds_its_budget_until_its_final_patch(
+    client: httpx.AsyncClient, admin: TestUser
+) -> None:
+    user = await register_user(client, name="Generator")
+    await set_limit(client, admin, user, "3")
+    api = "/api/v1/generations"
+    first = await client.post(
+        api, json={"kind": "ui", "prompt": "p", "budget_usd": "2"}, headers=user.headers
+    )
+    assert first.status_code == 201 and first.json()["reservation_id"]
+    second = await client.post(
+        api, json={"kind": "ui", "prompt": "p", "budget_usd": "2"}, headers=user.headers
+    )
+    assert second.status_code == 402
+    gid = first.json()["id"]
+    await client.patch(f"{api}/{gid}", json={"status": "running"}, headers=user.headers)
+    done = {"status": "succeeded", "usage": {"provider": "openai", "cost_usd": "1.5"}}
+    for _ in range(2):  # a retried final PATCH settles once
+        assert (
+            await client.patch(f"{api}/{gid}", json=done, headers=user.headers)
+        ).status_code == 200
+    spend = (await client.get(LIMITS, headers=user.headers)).json()["spend"]
+    assert (spend["spent_usd"], spend["reserved_usd"]) == ("1.500000", "0.000000")
+    failing = await client.post(
+        api, json={"kind": "ui", "prompt": "p", "budget_usd": "1.5"}, headers=user.headers
+    )
+    fid = failing.json()["id"]
+    await client.patch(f"{api}/{fid}", json={"status": "running"}, headers=user.headers)
+    await client.patch(f"{api}/{fid}", json={"status": "failed"}, headers=user.headers)
+    spend = (await client.get(LIMITS, headers=user.headers)).json()["spend"]
+    assert (spend["reserved_usd"], spend["remaining_usd"]) == ("0.000000", "1.500000")

@@ -145,6 +145,12 @@ async def release(user: User, reservation_id: str) -> None:
     await _give_back(reservation)
 
 
+async def release_if_open(user: User, reservation_id: object) -> None:
+    reservation = await claim(user, reservation_id)
+    if reservation is not None:
+        await _give_back(reservation)
+
+
 async def claim_for_settlement(user: User, reservation_id: object, field: str) -> Reservation:
     reservation = await claim(user, reservation_id)
     if reservation is None:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.auth.dependencies import CurrentUser, require_area
+from app.auth.dependencies import CurrentUser, PrincipalDep, require_area
 from app.generations import service
 from app.generations.schemas import GenerationCreate, GenerationPatch, GenerationRead, Kind, Status
 from app.pagination import Page, Pagination
@@ -15,9 +15,14 @@ router = APIRouter(
 )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=GenerationRead)
-async def create_generation(body: GenerationCreate, user: CurrentUser):
-    return await service.create_generation(user, body)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GenerationRead,
+    responses={402: {"description": "`budget_usd` does not fit the monthly budget"}},
+)
+async def create_generation(body: GenerationCreate, principal: PrincipalDep):
+    return await service.create_generation(principal.user, body, principal.api_key)
 
 
 @router.get("", response_model=Page[GenerationRead])

@@ -22,6 +22,11 @@ class GenerationCreate(StrictInput):
     project_id: ObjectIdIn | None = None
     conversation_id: ObjectIdIn | None = None
     message_id: ObjectIdIn | None = None
+    budget_usd: UsdIn | None = Field(
+        default=None,
+        description="Hold this much of the monthly budget (402 when it does not fit); the final "
+        "PATCH settles it with the usage, or releases it",
+    )
 
 
 class OutputIn(StrictInput):
@@ -74,5 +79,6 @@ class GenerationRead(ResourceRead):
     project_id: IdStr | None = None
     conversation_id: IdStr | None = None
     message_id: IdStr | None = None
+    reservation_id: IdStr | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None

@@ -8,6 +8,8 @@ from typing import Any
 from bson import ObjectId
 
 from app.auth.scoping import owned
+from app.budgets.schemas import ReservationCreate
+from app.budgets.service import claim, release_if_open, reserve
 from app.conversations.service import message_exists
 from app.errors import Conflict, Unprocessable
 from app.generations.schemas import GenerationCreate, GenerationPatch
@@ -15,13 +17,18 @@ from app.links import require_owned_links
 from app.money import to_micros
 from app.pagination import CursorParams, Page
 from app.usage.ledger import record_usage_event
+from documents.api_key import ApiKey
 from documents.base import day_of, utcnow
 from documents.file import StoredFile
 from documents.generation import TRANSITIONS, Generation
 from documents.user import User
 
+GENERATION_HOLD_S = 3600
 
-async def create_generation(user: User, body: GenerationCreate) -> Generation:
+
+async def create_generation(
+    user: User, body: GenerationCreate, api_key: ApiKey | None = None
+) -> Generation:
     links = await require_owned_links(
         user, project_id=body.project_id, conversation_id=body.conversation_id
     )
@@ -31,6 +38,11 @@ async def create_generation(user: User, body: GenerationCreate) -> Generation:
                 "`message_id` is not one of your messages.", field="body.message_id"
             )
         links["message_id"] = ObjectId(body.message_id)
+    if body.budget_usd is not None:
+        hold = ReservationCreate(
+            amount_usd=body.budget_usd, ttl_s=GENERATION_HOLD_S, model=body.model
+        )
+        links["reservation_id"] = (await reserve(user, api_key, hold)).id
     now = utcnow()
     generation = owned(Generation, user).new(
         kind=body.kind,
@@ -114,6 +126,8 @@ async def transition_generation(
         )
     if updated.usage is not None:
         await _record_generation_usage(user, updated)
+    elif updated.status in ("succeeded", "failed") and updated.reservation_id is not None:
+        await release_if_open(user, updated.reservation_id)  # finished without usage
     return updated
 
 
@@ -121,6 +135,9 @@ async def _record_generation_usage(user: User, generation: Generation) -> None:
     """One usage event per generation, keyed `generation:<id>`: retries never count twice."""
     usage = generation.usage
     assert usage is not None
+    reservation = None
+    if generation.reservation_id is not None:
+        reservation = await claim(user, generation.reservation_id)
     await record_usage_event(
         user,
         request_id=f"generation:{generation.id}",
@@ -135,6 +152,7 @@ async def _record_generation_usage(user: User, generation: Generation) -> None:
         source="generation",
         generation_id=generation.id,
         occurred_at=generation.completed_at or generation.updated_at,
+        reservation=reservation,
     )
 
 

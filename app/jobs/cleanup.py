@@ -14,7 +14,9 @@ from bson import ObjectId
 
 from app import storage
 from app.auth.scoping import owned
+from app.budgets.service import release_expired
 from app.jobs.conversations import delete_expired
+from app.usage.rollups import fold_pending
 from documents import OWNED_DOCUMENTS
 from documents.base import utcnow
 from documents.outbox import OutboxMessage
@@ -32,6 +34,8 @@ class CleanupReport(storage.CollectionReport):
     archive_buckets: int = 0
     rate_limit_windows: int = 0
     outbox_tokens: int = 0
+    expired_reservations: int = 0
+    usage_batches_folded: int = 0
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -80,4 +84,7 @@ async def run_cleanup(
     report.outbox_tokens = await _sweep(
         OutboxMessage, {"expires_at": {"$lt": now - OUTBOX_KEEP}}, dry_run=dry_run
     )
+    if not dry_run:
+        report.expired_reservations = await release_expired()
+        report.usage_batches_folded = (await fold_pending()).batches
     return report
