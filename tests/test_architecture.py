@@ -29,6 +29,7 @@ RAW_DRIVER_MODULES = {
     "app/migrations/steps.py",
     "app/storage/blobs.py",
     "app/storage/leases.py",
+    "app/usage/ledger.py",
     "app/usage/rebuild.py",
     "app/usage/rollups.py",
 }
