@@ -16,6 +16,7 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from app import database
+from app.budgets.check import Drift, check_quotas
 from app.database import get_db
 from app.diagnostics.service import diagnose
 from app.dump import DumpError, export_database, import_database
@@ -34,6 +35,8 @@ cli.add_typer(users_cli, name="users")
 cli.add_typer(dev_cli, name="dev")
 analytics_cli = typer.Typer(no_args_is_help=True, help="Usage rollups.")
 cli.add_typer(analytics_cli, name="analytics")
+quota_cli = typer.Typer(no_args_is_help=True, help="Spend budgets and storage use.")
+cli.add_typer(quota_cli, name="quota")
 console = Console(stderr=True, soft_wrap=True)
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -159,6 +162,34 @@ def analytics_rebuild(
         f"rebuilt {report.rollups} rollups from {report.events} events; "
         f"removed {report.removed} that had no events left"
     )
+
+
+@quota_cli.command("check")
+def quota_check(
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Set every counter to its exact value")
+    ] = False,
+) -> None:
+    """Recompute every user's spend (from the usage ledger and open reservations) and storage
+    use (from blob references); report the drift, or repair it with --fix. Exit 1 on drift
+    without --fix."""
+
+    async def work() -> list[Drift]:
+        with Progress(console=console, transient=False) as progress:
+            task = progress.add_task("users", total=None)
+
+            def step(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return await check_quotas(fix=fix, progress=step)
+
+    drifts = run_with_database(work)
+    for drift in drifts:
+        console.print(f"{drift.user}: {drift.what} recorded {drift.recorded}, exact {drift.exact}")
+    verb = "fixed" if fix else "found"
+    console.print(f"drift: {len(drifts)} counter(s) {verb}")
+    if drifts and not fix:
+        raise typer.Exit(1)
 
 
 @cli.command("export")

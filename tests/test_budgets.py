@@ -6,24 +6,14 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 from bson import ObjectId
 
-from app.settings import Settings
 from tests.factories import TestUser, make_api_key, register_user
 from tests.racing import needs_isolation
-from tests.test_cli import run_cli
 
 RESERVE = "/api/v1/usage/reservations"
 LIMITS = "/api/v1/users/me/limits"
 EVENT = {"provider": "openai", "model": "gpt-x", "operation": "chat"}
-
-
-@pytest.fixture
-async def admin(client: httpx.AsyncClient, settings: Settings) -> TestUser:
-    user = await register_user(client, name="Budgeter")
-    await run_cli(settings, "users", "promote", user.email)
-    return user
 
 
 async def set_limit(

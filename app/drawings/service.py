@@ -8,6 +8,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from app import storage
 from app.auth.scoping import Scope, owned
 from app.content_types import sniff
 from app.errors import Unprocessable, UnsupportedMediaType
@@ -70,6 +71,7 @@ async def create_drawing(user: User, upload: ImageUpload) -> Drawing:
     slug = upload.fields.get("tutorial_slug") or None
     if slug is not None and not await tutorial_exists(slug):
         await owned(StoredFile, user).delete_or_404(image.file_id)
+        await storage.uncount_for(user)
         raise Unprocessable(f"There is no tutorial `{slug}`.", field="body.tutorial_slug")
     drawing = drawings_of(user).new(id=drawing_id, tutorial_slug=slug, uploaded_image=image)
     await drawing.insert()
@@ -93,6 +95,7 @@ async def add_edit(user: User, drawing_id: str, upload: ImageUpload) -> Drawing:
     )
     if updated is None:
         await owned(StoredFile, user).delete_or_404(image.file_id)
+        await storage.uncount_for(user)
         if await scope.exists(oid):
             raise Unprocessable(f"A drawing keeps at most {MAX_EDITS} edits.")
         raise scope.not_found()
@@ -123,3 +126,4 @@ async def delete_drawing(user: User, drawing_id: str) -> None:
     )
     await scope.delete_or_404(oid)
     await owned(StoredFile, user).delete_many({"links.drawing_id": oid})
+    await storage.uncount_for(user)

@@ -95,6 +95,7 @@ async def delete_file(user: User, file_id: str) -> None:
     """Only the handle goes; the blob stays while anything else (a site version, a drawing, a
     scene, another handle) references it, and `cleanup` collects it once nothing does."""
     await owned(StoredFile, user).delete_or_404(file_id)
+    await storage.uncount_for(user)  # the storage limit frees what nothing references now
 
 
 async def file_to_reference(

@@ -13,11 +13,9 @@ from beanie import Document
 from bson import ObjectId
 
 from app import storage
-from app.auth.scoping import owned
 from app.budgets.service import release_expired
 from app.jobs.conversations import delete_expired
 from app.usage.rollups import fold_pending
-from documents import OWNED_DOCUMENTS
 from documents.base import utcnow
 from documents.outbox import OutboxMessage
 from documents.rate_limit import RateLimitWindow
@@ -43,13 +41,7 @@ class CleanupReport(storage.CollectionReport):
 
 
 async def referenced_blobs(owner_id: ObjectId) -> set[str]:
-    """Every sha256 an owned document of `owner_id` names through its `blob_fields`."""
-    keep: set[str] = set()
-    for model in OWNED_DOCUMENTS:
-        for path in model.blob_fields:
-            values = await owned(model, owner_id).distinct(path)
-            keep.update(value for value in values if isinstance(value, str))
-    return keep
+    return await storage.referenced_shas(owner_id)
 
 
 async def _sweep(model: type[Document], stale: dict[str, Any], *, dry_run: bool) -> int:

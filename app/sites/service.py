@@ -152,6 +152,7 @@ async def delete_site(user: User, site_id: str) -> None:
     `cleanup` after that."""
     oid = await sites_of(user).delete_or_404(site_id)
     await delete_shares_of(user, [oid])
+    await storage.uncount_for(user)
 
 
 # --- versions --------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from app.storage.blobs import (
 )
 from app.storage.collection import CollectionReport, collect_unreferenced
 from app.storage.leases import LEASE_TIMEOUT, UploadLease, upload_lease
+from app.storage.quota import referenced_shas, uncount_for, uncount_unreferenced
 
 __all__ = [
     "CHUNK_SIZE",
@@ -61,6 +62,9 @@ __all__ = [
     "put",
     "put_bytes",
     "read_all",
+    "referenced_shas",
     "touch",
+    "uncount_for",
+    "uncount_unreferenced",
     "upload_lease",
 ]

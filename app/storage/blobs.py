@@ -23,6 +23,7 @@ from app.database import get_db
 from app.engine import is_unique_violation
 from app.errors import PayloadTooLarge, Unprocessable
 from app.storage.leases import UploadLease
+from app.storage.quota import StorageHold, count_again
 from documents.base import utcnow
 from documents.blob import CHUNKS, FILES
 
@@ -73,6 +74,7 @@ async def put(
     the file. Reads go through the driver's bucket.
     """
     file_id = ObjectId()
+    hold = await StorageHold.start(owner_id)
     registered = False
     hasher = hashlib.sha256()
     size = 0
@@ -84,6 +86,7 @@ async def put(
 
     async def write(rows: list[dict]) -> None:
         nonlocal registered
+        await hold.take(sum(len(row["data"]) for row in rows))  # 403 before the bytes land
         if not registered:  # before the first chunk: the sweep must know these are not orphans
             await lease.register(file_id=file_id)
             registered = True
@@ -128,6 +131,7 @@ async def put(
         if await _reuse(owner_id, sha256):
             if number:
                 await drop_chunks(file_id)
+            await hold.give_back()
             return StoredBlob(sha256, size, head, created=False)
         await flush(final=True)
         now = utcnow()
@@ -144,6 +148,7 @@ async def put(
                         "sha256": sha256,
                         "last_referenced_at": now,
                         "touches": 0,
+                        "counted": True,
                     },
                 }
             )
@@ -153,10 +158,13 @@ async def put(
             # A concurrent upload of the same bytes won; keep its blob, drop our chunks.
             await drop_chunks(file_id)
             await _reuse(owner_id, sha256)
+            await hold.give_back()
             return StoredBlob(sha256, size, head, created=False)
+        await hold.stored(size)
         return StoredBlob(sha256, size, head, created=True)
     except BaseException:
         await drop_chunks(file_id)
+        await hold.give_back()
         raise
 
 
@@ -178,7 +186,10 @@ async def _reuse(owner_id: ObjectId, sha256: str) -> bool:
         blob_filter(owner_id, {"metadata.sha256": sha256}),
         {"$set": {"metadata.last_referenced_at": utcnow()}, "$inc": {"metadata.touches": 1}},
     )
-    return result.matched_count == 1
+    if result.matched_count != 1:
+        return False
+    await count_again(owner_id, sha256)
+    return True
 
 
 async def touch(owner_id: ObjectId, sha256: str) -> bool:

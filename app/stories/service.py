@@ -6,6 +6,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from app import storage
 from app.auth.scoping import Scope, owned
 from app.files.service import file_to_reference
 from app.links import require_owned_links
@@ -67,3 +68,4 @@ async def update_story(user: User, story_id: str, patch: StoryPatch) -> Story:
 
 async def delete_story(user: User, story_id: str) -> None:
     await stories_of(user).delete_or_404(story_id)
+    await storage.uncount_for(user)

@@ -8,6 +8,7 @@ from beanie import PydanticObjectId
 from bson import ObjectId
 from pydantic import BaseModel
 
+from app import storage
 from app.auth.scoping import Scope, owned
 from app.errors import Conflict, NotFound, Unprocessable
 from app.files.service import file_to_reference
@@ -62,6 +63,7 @@ async def update_workflow(user: User, workflow_id: str, patch: WorkflowPatch) ->
 
 async def delete_workflow(user: User, workflow_id: str) -> None:
     await workflows_of(user).delete_or_404(workflow_id)
+    await storage.uncount_for(user)
 
 
 async def update_phase(user: User, workflow_id: str, name: str, body: PhaseUpdate) -> Workflow:

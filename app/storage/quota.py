@@ -1,0 +1,179 @@
+"""Storage use per owner, exact with deduplication: the sum of the sizes of the owner's blobs
+that some object of theirs references — the same bytes uploaded twice count once.
+
+`StorageUse.used_bytes` sums the blobs whose `metadata.counted` is true; a blob is counted when
+it is stored or referenced again, and uncounted as soon as no object of its owner references it
+(`uncount_unreferenced`, called after every delete that can drop a reference). Each flip of the
+flag is one guarded update on the blob, so two racing deletes or reuses change the sum once.
+
+Uploads hold their bytes before each chunk batch is written (`hold`): one guarded `$inc` of
+`committed_bytes` (used + held) against the limit, so concurrent uploads never store more than
+the limit allows; an upload that would pass it is refused (403) before that batch is written,
+and its chunks are dropped. A finished upload turns its hold into use (new bytes) or gives it
+back (bytes already stored). A process that dies mid-upload leaves a hold too many, never too
+few; `genstore quota check --fix` recomputes every counter.
+
+Raw driver: the counted flag lives on the GridFS file documents (`blobs.files`).
+"""
+
+from __future__ import annotations
+
+from bson import Int64, ObjectId
+from pymongo.errors import OperationFailure
+
+from app.auth.scoping import blob_filter, owned
+from app.budgets.limits import storage_limit
+from app.database import get_db
+from app.engine import is_unique_violation
+from app.errors import StorageQuotaExceeded
+from documents import OWNED_DOCUMENTS
+from documents.blob import FILES
+from documents.budget import StorageUse
+from documents.user import User
+
+
+def files_collection():
+    return get_db()[FILES]
+
+
+async def referenced_shas(owner_id: ObjectId) -> set[str]:
+    """Every sha256 an owned document of `owner_id` names through its `blob_fields`."""
+    keep: set[str] = set()
+    for model in OWNED_DOCUMENTS:
+        for path in model.blob_fields:
+            values = await owned(model, owner_id).distinct(path)
+            keep.update(value for value in values if isinstance(value, str))
+    return keep
+
+
+async def _ensure(owner_id: ObjectId) -> None:
+    try:
+        await StorageUse(id=str(owner_id), owner_id=owner_id).insert()
+    except OperationFailure as exc:
+        if not is_unique_violation(exc):
+            raise
+
+
+async def _change(
+    owner_id: ObjectId, *, used: int = 0, reserved: int = 0, limit: int | None = None
+) -> bool:
+    """One `$inc` of the owner's counters; with `limit`, only if committed stays within it."""
+    committed = used + reserved
+    guard: dict = {"_id": str(owner_id)}
+    if limit is not None and committed > 0:
+        guard["committed_bytes"] = {"$lte": limit - committed}
+    change = {
+        "$inc": {
+            "used_bytes": Int64(used),
+            "reserved_bytes": Int64(reserved),
+            "committed_bytes": Int64(committed),
+        }
+    }
+    return await owned(StorageUse, owner_id).update_many(guard, change) == 1
+
+
+class StorageHold:
+    """The bytes one upload holds against its owner's limit while it streams."""
+
+    def __init__(self, owner_id: ObjectId, limit: int | None) -> None:
+        self.owner_id = owner_id
+        self.limit = limit
+        self.held = 0
+
+    @classmethod
+    async def start(cls, owner_id: ObjectId) -> StorageHold:
+        user = await User.get(owner_id)
+        await _ensure(owner_id)
+        return cls(owner_id, storage_limit(user) if user is not None else None)
+
+    async def take(self, size: int) -> None:
+        """Hold `size` more bytes, or refuse the upload (403) when they do not fit."""
+        if not await _change(self.owner_id, reserved=size, limit=self.limit):
+            raise StorageQuotaExceeded(
+                f"This upload does not fit in your storage limit of {self.limit} bytes.",
+                extensions={"limit_bytes": self.limit},
+            )
+        self.held += size
+
+    async def stored(self, size: int) -> None:
+        """New bytes were stored (their blob is counted): the hold becomes use."""
+        await _change(self.owner_id, used=size, reserved=-self.held)
+        self.held = 0
+
+    async def give_back(self) -> None:
+        if self.held:
+            await _change(self.owner_id, reserved=-self.held)
+            self.held = 0
+
+
+async def count_again(owner_id: ObjectId, sha256: str) -> None:
+    """An existing blob is referenced again: count it if it was not (its references had all
+    been deleted before the sweep removed it)."""
+    flipped = await files_collection().find_one_and_update(
+        blob_filter(owner_id, {"metadata.sha256": sha256, "metadata.counted": False}),
+        {"$set": {"metadata.counted": True}},
+    )
+    if flipped is not None:
+        await _ensure(owner_id)
+        await _change(owner_id, used=flipped["length"])
+
+
+async def uncount_unreferenced(owner_id: ObjectId) -> int:
+    """After a delete: stop counting the owner's blobs that nothing of theirs references any
+    more. The bytes freed."""
+    referenced = await referenced_shas(owner_id)
+    counted = files_collection().find(
+        blob_filter(owner_id, {"metadata.counted": {"$ne": False}}), {"metadata.sha256": 1}
+    )
+    freed = 0
+    async for row in counted:
+        sha = row["metadata"]["sha256"]
+        if sha in referenced:
+            continue
+        flipped = await files_collection().find_one_and_update(
+            blob_filter(owner_id, {"_id": row["_id"], "metadata.counted": {"$ne": False}}),
+            {"$set": {"metadata.counted": False}},
+        )
+        if flipped is not None:
+            await _change(owner_id, used=-flipped["length"])
+            freed += flipped["length"]
+    return freed
+
+
+async def uncount_for(user: User | ObjectId) -> None:
+    """The hook every delete that can drop a blob reference calls."""
+    owner = user if isinstance(user, ObjectId) else ObjectId(str(user.id))
+    await uncount_unreferenced(owner)
+
+
+async def recount(owner_id: ObjectId, *, fix: bool) -> tuple[int, int]:
+    """(recorded used bytes, exact used bytes) of one owner; with `fix`, the counted flags and
+    the counters are set to the exact values (holds of uploads in flight are dropped)."""
+    referenced = await referenced_shas(owner_id)
+    exact = 0
+    wrong_flags: list[tuple[ObjectId, bool]] = []
+    async for row in files_collection().find(blob_filter(owner_id), {"length": 1, "metadata": 1}):
+        should = row["metadata"]["sha256"] in referenced
+        exact += row["length"] if should else 0
+        if row["metadata"].get("counted", True) != should:
+            wrong_flags.append((row["_id"], should))
+    use = await owned(StorageUse, owner_id).find_one({"_id": str(owner_id)})
+    recorded = use.used_bytes if use is not None else 0
+    if fix and (wrong_flags or recorded != exact or (use and use.reserved_bytes)):
+        for file_id, should in wrong_flags:
+            await files_collection().update_one(
+                blob_filter(owner_id, {"_id": file_id}), {"$set": {"metadata.counted": should}}
+            )
+        await _ensure(owner_id)
+        exact_bytes = Int64(exact)
+        await owned(StorageUse, owner_id).update_many(
+            {"_id": str(owner_id)},
+            {
+                "$set": {
+                    "used_bytes": exact_bytes,
+                    "reserved_bytes": Int64(0),
+                    "committed_bytes": exact_bytes,
+                }
+            },
+        )
+    return recorded, exact
