@@ -144,6 +144,16 @@ async def bob(client: httpx.AsyncClient) -> TestUser:
     return await register_user(client, name="Bob")
 
 
+@pytest.fixture
+async def admin(client: httpx.AsyncClient, settings: Settings) -> TestUser:
+    """A user with the admin role (`users promote`)."""
+    from tests.test_cli import run_cli
+
+    user = await register_user(client, name="Admin")
+    await run_cli(settings, "users", "promote", user.email)
+    return user
+
+
 @pytest.fixture(scope="session")
 async def seeded_tutorials(app: FastAPI) -> list[str]:
     """The shipped fixtures, loaded the way `python -m app seed` loads them."""
