@@ -44,6 +44,11 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/conversations/{conversation_id}/shares"): {"mode": "live"},
     ("POST", "/api/v1/sites/{site_id}/shares"): {"mode": "live"},
     ("PATCH", "/api/v1/shares/{share_id}"): {"max_views": 1},
+    ("PATCH", "/api/v1/users/me/api-keys/{key_id}"): {"monthly_spend_usd": "1"},
+    ("PUT", "/api/v1/admin/users/{user_id}/limits"): {
+        "monthly_spend_usd": "1",
+        "storage_bytes": 1,
+    },
     ("PUT", "/api/v1/tutorials/{slug}"): {
         "slug": "sitting-cat",
         "category": "animals",
@@ -57,6 +62,7 @@ BODIES: dict[tuple[str, str], Any] = {
 EXPECTED: dict[tuple[str, str], tuple[int, str]] = {
     ("GET", "/api/v1/tutorials/{slug}"): (200, "tutorials are public reads"),
     ("PUT", "/api/v1/tutorials/{slug}"): (403, "tutorial writes are for administrators"),
+    ("PUT", "/api/v1/admin/users/{user_id}/limits"): (403, "limits are set by administrators"),
 }
 NOT_OWNED: dict[str, str] = {}
 
@@ -67,6 +73,11 @@ async def build_world(client: httpx.AsyncClient, user: TestUser) -> dict[str, di
     key = await make_api_key(client, user, ["*"])
     keys = (await client.get("/api/v1/users/me/api-keys", headers=user.headers)).json()["items"]
     world["users"] = {"key_id": next(k["id"] for k in keys if key.startswith(k["prefix"]))}
+    held = await client.post(
+        "/api/v1/usage/reservations", json={"amount_usd": "0.01"}, headers=user.headers
+    )
+    world["usage"] = {"reservation_id": held.json()["id"]}
+    world["admin"] = {"user_id": user.id}
 
     conversation = await client.post(
         "/api/v1/conversations", json={"title": "mine"}, headers=user.headers

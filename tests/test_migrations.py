@@ -36,21 +36,22 @@ async def test_cli_applies_lists_and_rolls_back(settings: Settings) -> None:
         assert {e["request_id"]: e["errors"] async for e in events.find()} == {"a": 1, "b": 0}
         names = {index["name"] async for index in await events.list_indexes()}
         assert "owner_request_unique" in names
-        assert "0003_usage_rollups" in first.stderr
+        assert "0003_usage_rollups" in first.stderr and "0004_quota_counters" in first.stderr
         day = await db["usage_rollups"].find_one({"_id": f"{owner}:2026-01-01"})
         assert (day["total"]["calls"], day["total"]["errors"]) == (2, 1)
         again = await run_cli(target, "migrate")
         assert "up to date" in again.stderr
         listed = await run_cli(target, "migrate", "--list")
         assert listed.stdout.count("applied") >= 2
-        back = await run_cli(target, "migrate", "--down", "2")
+        back = await run_cli(target, "migrate", "--down", "3")
         assert "0002_usage_errors" in back.stderr and "0003_usage_rollups" in back.stderr
+        assert "0004_quota_counters" in back.stderr
         assert await db["usage_rollups"].count_documents({}) == 0
         assert [e async for e in events.find({"errors": {"$exists": True}})] == []
         assert (await db["migrations"].find_one({"_id": "0002_usage_errors"})) is None
         forward = await run_cli(target, "migrate")
         assert "0002_usage_errors" in forward.stderr and "0001" not in forward.stderr
-        assert "0003_usage_rollups" in forward.stderr
+        assert "0003_usage_rollups" in forward.stderr and "0004_quota_counters" in forward.stderr
         assert {e["request_id"]: e["errors"] async for e in events.find()} == {"a": 1, "b": 0}
     finally:
         await client.drop_database(db.name)

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from app.database import declared_indexes, ensure_indexes
+from app.budgets.check import check_quotas
+from app.database import declared_indexes, ensure_indexes, get_db
 from app.usage.rebuild import rebuild_rollups
+from documents.budget import Reservation, SpendBudget, StorageUse
 from documents.usage import UsageBatch, UsageRollup
 
 Step = Callable[[AsyncDatabase], Awaitable[None]]
@@ -64,6 +66,21 @@ async def drop_usage_rollups(db: AsyncDatabase) -> None:
     await db[UsageBatch.Settings.name].drop()
 
 
+async def count_quotas(db: AsyncDatabase) -> None:
+    """Spend budgets and storage use for the data recorded before limits existed: every counter
+    set to its exact value by `genstore quota check --fix`, through the app's documents (bound
+    to this database by the command that runs the migration)."""
+    if db.name != get_db().name:
+        raise RuntimeError("0004 runs through the app's documents: migrate the app's database")
+    await check_quotas(fix=True)
+
+
+async def drop_quota_counters(db: AsyncDatabase) -> None:
+    for name in (SpendBudget.Settings.name, Reservation.Settings.name, StorageUse.Settings.name):
+        await db[name].drop()
+    await db["blobs.files"].update_many({}, {"$unset": {"metadata.counted": ""}})
+
+
 MIGRATIONS: list[Migration] = [
     Migration("0001_indexes", "create every index the code declares", create_indexes, drop_indexes),
     Migration(
@@ -77,5 +94,11 @@ MIGRATIONS: list[Migration] = [
         "compute usage_rollups from the usage events recorded before them",
         build_usage_rollups,
         drop_usage_rollups,
+    ),
+    Migration(
+        "0004_quota_counters",
+        "spend budgets and storage use computed from the ledger and the blob references",
+        count_quotas,
+        drop_quota_counters,
     ),
 ]
