@@ -69,6 +69,21 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
     now = datetime.now(UTC)
     if parts[0] == "me":
         await _json(send, {"id": owner, "email": user["email"]})
+    elif parts[0] == "reserve":
+        # A reservation's work: make sure the month's budget exists, one guarded `$inc`, the
+        # reservation document.
+        await _body(receive)
+        month, amount, limit = now.strftime("%Y-%m"), 10_000, 10**15
+        budget = f"floor:{owner}:{month}"
+        if await db.floor_budgets.find_one({"_id": budget}) is None:
+            await db.floor_budgets.insert_one({"_id": budget, "owner_id": owner, "committed": 0})
+        await db.floor_budgets.update_one(
+            {"owner_id": owner, "_id": budget, "committed": {"$lte": limit - amount}},
+            {"$inc": {"committed": amount, "reserved": amount}},
+        )
+        held = {"owner_id": owner, "month": month, "amount_micros": amount, "expires_at": now}
+        await db.floor_reservations.insert_one(held)
+        await _json(send, {"id": held["_id"]}, status=201)
     elif parts[0] == "append":
         await _body(receive)
         # The same filter the app sends (owner, id, not expired): FerretDB's cost depends on it.

@@ -26,6 +26,7 @@ CONCURRENCY = (1, 8, 32)
 WARM_UP = itertools.count(10_000_000)
 THROUGHPUT_CASES = (
     "append message",
+    "reserve budget",
     "list conversations",
     "get a site version's manifest",
     "commit a site version",

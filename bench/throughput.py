@@ -46,6 +46,17 @@ async def run_throughput(bench: Bench) -> None:
             )
         )
 
+    # Reservations against a (high) monthly limit: the guarded path.
+    await bench.db.users.update_one(
+        {"_id": bench.owner}, {"$set": {"limits.monthly_spend_micros": 10**15}}
+    )
+    await compare(
+        "reserve budget",
+        lambda i: api.post("/api/v1/usage/reservations", json={"amount_usd": "0.01"}, headers=auth),
+        lambda i: floor.post("/reserve", json={}, headers=as_user),
+        requests,
+    )
+
     await compare(
         "list conversations",
         lambda i: api.get("/api/v1/conversations", headers=auth),
