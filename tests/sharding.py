@@ -55,6 +55,8 @@ ALLOWED_FUNCTIONS = {
     # The fold of usage batches whose writer died, across owners (app start, cleanup, admin).
     ("app/usage/rollups.py", "fold_pending"),
     ("app/usage/rollups.py", "_sweep_batch_ids"),
+    # The cleanup job's release of expired reservations, across owners.
+    ("app/budgets/service.py", "release_expired"),
     # An anonymous visitor of /p/{site_id}/ knows the site, not its owner; sharded, this lookup
     # would go through a small unsharded map of published site → owner.
     ("app/sites/service.py", "published_file"),
