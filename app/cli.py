@@ -166,9 +166,8 @@ def analytics_rebuild(
 
 @quota_cli.command("check")
 def quota_check(
-    fix: Annotated[
-        bool, typer.Option("--fix", help="Set every counter to its exact value")
-    ] = False,
+    fix: Annotated[bool, typer.Option("--fix", help="Set each counter to its exact value")] = False,
+    owner: Annotated[str | None, typer.Option("--owner", help="Only this user (email)")] = None,
 ) -> None:
     """Recompute every user's spend (from the usage ledger and open reservations) and storage
     use (from blob references); report the drift, or repair it with --fix. Exit 1 on drift
@@ -181,7 +180,7 @@ def quota_check(
             def step(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            return await check_quotas(fix=fix, progress=step)
+            return await check_quotas(fix=fix, email=owner, progress=step)
 
     drifts = run_with_database(work)
     for drift in drifts:

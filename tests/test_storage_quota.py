@@ -89,7 +89,7 @@ async def test_duplicates_count_once_and_deletes_free_exactly(
     assert again.status_code == 201 and await used(client, user) == MIB + 1017
     await client.delete(f"{FILES_API}/{other['id']}", headers=user.headers)
     assert await used(client, user) == MIB + 17
-    check = await run_cli(settings, "quota", "check")
+    check = await run_cli(settings, "quota", "check", "--owner", user.email)
     assert check.returncode == 0 and "drift: 0" in check.stderr, check.stderr
 
 
@@ -134,15 +134,17 @@ async def test_quota_check_finds_no_drift_after_a_random_sequence(
                 json={"provider": "p", "model": "m", "operation": "o", "cost_usd": "0.25"},
                 headers=user.headers,
             )
-    check = await run_cli(settings, "quota", "check")
+    only = ("--owner", user.email)
+    check = await run_cli(settings, "quota", "check", *only)
     assert check.returncode == 0 and "drift: 0" in check.stderr, check.stderr
     await get_db()["storage_use"].update_one({"_id": user.id}, {"$inc": {"used_bytes": 5}})
     await get_db()["spend_budgets"].update_many(
         {"owner_id": {"$exists": True}}, {"$inc": {"spent_micros": 1}}
     )
-    drifted = await run_cli(settings, "quota", "check")
+    drifted = await run_cli(settings, "quota", "check", *only)
     assert drifted.returncode == 1 and "used_bytes" in drifted.stderr
-    fixed = await run_cli(settings, "quota", "check", "--fix")
+    assert "spent_micros" in drifted.stderr
+    fixed = await run_cli(settings, "quota", "check", "--fix", *only)
     assert fixed.returncode == 0, fixed.stderr
-    final = await run_cli(settings, "quota", "check")
+    final = await run_cli(settings, "quota", "check", *only)
     assert final.returncode == 0 and "drift: 0" in final.stderr, final.stderr

@@ -73,9 +73,16 @@ async def _spend_drift(owner: ObjectId, email: str, *, fix: bool) -> list[Drift]
 
 
 async def check_quotas(
-    *, fix: bool, progress: Callable[[int, int], None] | None = None
+    *,
+    fix: bool,
+    email: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Drift]:
-    users = await User.find_all().to_list()
+    """Every user's counters (or the one with `email`) against their exact values."""
+    if email is not None:
+        users = await User.find({"email": email.strip().lower()}).to_list()
+    else:
+        users = await User.find_all().to_list()
     drifts: list[Drift] = []
     for done, user in enumerate(users, start=1):
         owner = ObjectId(str(user.id))

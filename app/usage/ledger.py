@@ -109,7 +109,7 @@ async def record_events(owner: User | ObjectId, drafts: Sequence[UsageEvent]) ->
     for draft in drafts:
         first.setdefault(draft.request_id, draft)
     # Insert first, look up only what the unique index refused: a lookup by request_id is a
-    # scan on engines without secondary-index filtering (FerretDB v1), an insert never is.
+    # scan on engines that filter in the server's code (README "Engines"); an insert never is.
     fresh = list(first.values())
     for event in fresh:
         event.id = PydanticObjectId()

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from bson import Int64, ObjectId
 from pymongo import UpdateOne
@@ -54,12 +54,11 @@ Increments = dict[str, int]  # dotted path in the rollup ("model.gpt-4o.calls") 
 
 
 def encode_key(key: str | None) -> str:
-    """A key as a field name: no `.` (a path separator in updates), no leading `$`."""
+    """A key as a field name: percent-encoded UTF-8 for everything but letters, digits and
+    `-_` (no `.` path separator, no `$`, no control characters); `~` alone is none."""
     if key is None:
         return NO_KEY
-    for char, code in (("%", "%25"), (".", "%2E"), ("$", "%24"), ("~", "%7E")):
-        key = key.replace(char, code)
-    return key
+    return quote(key, safe="").replace(".", "%2E").replace("~", "%7E")
 
 
 def decode_key(name: str) -> str | None:
@@ -185,8 +184,8 @@ def _apply_ops(
     now = utcnow()
     ops = []
     for target_id, target in targets.items():
-        # 64-bit amounts: a sum that outgrows 32 bits must not wrap (FerretDB v1.24 wraps an
-        # int32 field's `$inc`; MongoDB promotes it).
+        # 64-bit amounts: a sum that outgrows 32 bits must not wrap (some engines wrap a
+        # 32-bit field's `$inc`, README "Engines"; MongoDB promotes it).
         update = {
             "$inc": {path: Int64(amount) for path, amount in target.increments.items()},
             "$push": {"batches": batch_id},

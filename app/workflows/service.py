@@ -175,6 +175,7 @@ async def replace_scene(user: User, workflow_id: str, number: int, body: SceneIn
             extra={f"scenes.{index}.number": number},
         )
         if updated is not None:
+            await storage.uncount_for(user)  # the scene's old image may be referenced no more
             return scene
     raise Conflict("The workflow kept changing; try again.")
 
