@@ -39,8 +39,8 @@ function measures(collection, pipelines) {
 
 // usage_rollups: one document per owner and day; `total` and, per dimension (model, provider,
 // operation, api_key), one entry per key, each with calls, errors, prompt_tokens,
-// completion_tokens, total_tokens, cost_micros, latency_ms. Keys are percent-encoded where they
-// hold % . $ ~, and "~" alone is "none" (no API key).
+// completion_tokens, total_tokens, cost_micros, latency_ms. Keys are percent-encoded UTF-8
+// (letters, digits, - and _ stay), and "~" alone is "none" (no API key).
 function decodeKey(name) {
   return name === "~" ? "(none)" : decodeURIComponent(name);
 }
