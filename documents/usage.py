@@ -95,9 +95,10 @@ class UsageRollup(OwnedDocument):
 
     `_id` is `<owner>:<day>`, so writers address it without a lookup, and a batch of events of
     one day is one `$inc` for every dimension at once. Keys are stored percent-encoded as field
-    names (`app/usage/rollups.py`; `~` alone is "none", e.g. no API key). `batches` holds the ingest batches being applied right now: an increment is
-    guarded by "this batch is not in `batches` yet", so re-applying one after a crash is a
-    no-op (the invariant: `app/usage/rollups.py`, README "Usage and analytics").
+    names (`app/usage/rollups.py`; `~` alone is "none", e.g. no API key). `batches` holds the
+    ingest batches being applied right now: an increment is guarded by "this batch is not in
+    `batches` yet", so re-applying one after a crash is a no-op (the invariant:
+    `app/usage/rollups.py`, README "Usage and analytics").
     """
 
     noun = "usage rollup"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Literal
 
 from bson import ObjectId
@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query
 
 from app.analytics import service
 from app.analytics.schemas import GenerationReport, Summary, UsageReport
-from app.auth.dependencies import AdminUser, CurrentUser, SettingsDep, require_area
-from app.settings import Settings
+from app.auth.dependencies import AdminUser, CurrentUser, require_area
 
 router = APIRouter(
     prefix="/analytics", tags=["analytics"], dependencies=[require_area("analytics")]
@@ -30,23 +29,16 @@ Granularity = Annotated[
 ]
 
 
-def _fold_after(settings: Settings) -> timedelta:
-    return timedelta(seconds=settings.rollup_fold_after_s)
-
-
 @router.get("/usage", response_model=UsageReport)
 async def usage(
     user: CurrentUser,
-    settings: SettingsDep,
     from_: From = None,
     to: To = None,
     group_by: UsageGroup = "day",
     granularity: Granularity = "day",
 ):
     """Your usage in [from, to] (UTC days, at most 366), grouped; money exact to $0.000001."""
-    return await service.usage_report(
-        ObjectId(str(user.id)), from_, to, group_by, granularity, fold_after=_fold_after(settings)
-    )
+    return await service.usage_report(ObjectId(str(user.id)), from_, to, group_by, granularity)
 
 
 @router.get("/summary", response_model=Summary)
@@ -62,13 +54,10 @@ async def generations(user: CurrentUser, group_by: Literal["kind", "model", "sta
 @admin_router.get("/usage", response_model=UsageReport)
 async def all_usage(
     _: AdminUser,
-    settings: SettingsDep,
     from_: From = None,
     to: To = None,
     group_by: Literal[UsageGroup, "user"] = "day",  # type: ignore[valid-type]
     granularity: Granularity = "day",
 ):
     """Every user's usage (administrators only), also `group_by=user`."""
-    return await service.usage_report(
-        None, from_, to, group_by, granularity, fold_after=_fold_after(settings)
-    )
+    return await service.usage_report(None, from_, to, group_by, granularity)

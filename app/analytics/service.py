@@ -23,7 +23,6 @@ from app.analytics.schemas import (
 from app.auth.scoping import owned
 from app.errors import Unprocessable
 from app.money import to_usd
-from app.usage import rollups
 from documents.base import OwnedDocument
 from documents.conversation import Conversation
 from documents.drawing import Drawing
@@ -99,14 +98,10 @@ async def usage_report(
     last: date | None,
     group_by: str,
     granularity: str = "day",
-    *,
-    fold_after: timedelta = rollups.FOLD_AFTER,
 ) -> UsageReport:
     """One owner's usage (`owner_id`), or everyone's for administrators (None), read from the
-    rollups: the cost grows with days × keys, not with events. Batches whose writer died are
-    folded first (`app/usage/rollups.py`)."""
+    rollups: the cost grows with days × keys, not with events (one read)."""
     first_day, last_day = period(first, last)
-    await rollups.fold_pending(owner_id, older_than=fold_after)
     when = {"day": {"$gte": first_day, "$lte": last_day}}
     if owner_id is not None:
         found = owned(UsageRollup, owner_id).find(when, projection_model=RollupDay)

@@ -13,9 +13,9 @@ and every batch of events is applied to each of its rollups exactly once:
 
 A writer killed anywhere leaves its journal behind. `fold_pending` claims journals older than
 the fold grace and applies them again: increments that landed are skipped by the guard, the
-others land now. Reports fold the caller's stale journals before reading, the cleanup job and the
-app's start fold everyone's. What stays open: one bulk command still running when the grace ends
-(two minutes by default) could meet a fold that has already pulled its id.
+others land now. The app folds everyone's stale journals at start and once per grace after,
+and so do `cleanup` and `genstore analytics rebuild`. What stays open: one bulk command still
+running when the grace ends (two minutes by default) could meet a fold that already pulled its id.
 
 Raw driver: an unordered bulk of guarded `$inc` upserts, and the duplicate-key answers of the
 individual operations in it, are what Beanie cannot say.
