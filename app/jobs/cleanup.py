@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 from beanie import Document
-from bson import ObjectId
 
 from app import storage
 from app.budgets.service import release_expired
@@ -40,10 +39,6 @@ class CleanupReport(storage.CollectionReport):
         return asdict(self)
 
 
-async def referenced_blobs(owner_id: ObjectId) -> set[str]:
-    return await storage.referenced_shas(owner_id)
-
-
 async def _sweep(model: type[Document], stale: dict[str, Any], *, dry_run: bool) -> int:
     """Delete (or count, in a dry run) `model`'s documents matching `stale`: a sweep by date
     across every owner, not owner-scoped by design."""
@@ -62,7 +57,10 @@ async def run_cleanup(
     now = utcnow()
     conversations, buckets = await delete_expired(now, dry_run=dry_run)
     blobs = await storage.collect_unreferenced(
-        referenced_blobs, grace=blob_grace, lease_timeout=upload_lease_timeout, dry_run=dry_run
+        storage.referenced_shas,
+        grace=blob_grace,
+        lease_timeout=upload_lease_timeout,
+        dry_run=dry_run,
     )
     report = CleanupReport(
         **asdict(blobs),
