@@ -119,3 +119,78 @@ PUBLIC_SITE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "public, max-age=0, must-revalidate",
 }
+
+
+# --- how the operations that serve bytes are documented ------------------------------------
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_TEXT_HEADER = {"schema": {"type": "string"}}
+
+
+def _header(description: str) -> dict[str, object]:
+    return {"description": description, **_TEXT_HEADER}
+
+
+_BLOB_HEADERS = {
+    "ETag": _header("The sha256 of the bytes, quoted; send it back in `If-None-Match`"),
+    "Accept-Ranges": _header("`bytes`"),
+    "Content-Length": {"description": "Bytes in this response", "schema": {"type": "integer"}},
+}
+
+
+def blob_responses(*, attachment: bool = False) -> dict[int | str, dict[str, object]]:
+    """`responses=` of an operation answered by `blob_response`: the bytes in their stored
+    type (`application/octet-stream` first, for clients that read any type as bytes), 206 for
+    a `Range`, 304 for a matching `If-None-Match`, 416 for a range past the end."""
+    headers = dict(_BLOB_HEADERS)
+    if attachment:
+        headers["Content-Disposition"] = _header("`attachment` with the file's name")
+    content = {"application/octet-stream": _BINARY, "*/*": _BINARY}
+    return {
+        200: {
+            "description": "The bytes, in their stored type",
+            "content": content,
+            "headers": headers,
+        },
+        206: {
+            "description": "The requested byte range",
+            "content": content,
+            "headers": {**headers, "Content-Range": _header("`bytes first-last/size`")},
+        },
+        304: {
+            "description": "Not modified: the `If-None-Match` tag is current",
+            "headers": {"ETag": _BLOB_HEADERS["ETag"]},
+        },
+        416: {"description": "The range starts past the end (`Content-Range: bytes */size`)"},
+    }
+
+
+# `openapi_extra=` of those operations: the request headers `blob_response` reads.
+BLOB_REQUEST_HEADERS = {
+    "parameters": [
+        {
+            "name": name,
+            "in": "header",
+            "required": False,
+            "description": description,
+            "schema": {"type": "string", "maxLength": 1000},
+        }
+        for name, description in (
+            ("Range", "One `bytes=first-last` range (also `bytes=first-` and `bytes=-suffix`)"),
+            ("If-None-Match", "An `ETag` from before: 304 when the bytes are unchanged"),
+            ("If-Range", "An `ETag`: the range is honoured only while it is current"),
+        )
+    ]
+}
+
+
+def archive_responses() -> dict[int | str, dict[str, object]]:
+    """`responses=` of an operation that streams a zip archive."""
+    content = {"application/zip": _BINARY, "application/octet-stream": _BINARY}
+    return {
+        200: {
+            "description": "A zip archive (read it as bytes)",
+            "content": content,
+            "headers": {"Content-Disposition": _header("`attachment` with the archive's name")},
+        }
+    }

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
+from app.settings import get_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
 FERRETDB = TOOLS / "bin" / "ferretdb"
@@ -130,6 +132,12 @@ def recorded_url() -> str | None:
     return url_for(state["port"]) if ping(state["port"]) else None
 
 
+def database_url(url: str) -> str:
+    """`url` naming the app's database, so that `mongosh "$(… url)"` opens what the app writes
+    (the app itself always uses `MONGODB_DB`, whatever the URL's path says)."""
+    return url + get_settings().mongodb_db
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "url"
     if command == "start":
@@ -139,7 +147,7 @@ def main(argv: list[str]) -> int:
         server.start()
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
         STATE_FILE.write_text(json.dumps(asdict(server)))
-        print(server.url)
+        print(database_url(server.url))
         return 0
     if command == "stop":
         try:
@@ -154,7 +162,7 @@ def main(argv: list[str]) -> int:
         if url is None:
             print("no embedded server is running", file=sys.stderr)
             return 1
-        print(url)
+        print(database_url(url))
         return 0
     print(f"usage: {sys.argv[0]} start|stop|url", file=sys.stderr)
     return 2

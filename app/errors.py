@@ -13,12 +13,49 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("app.errors")
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemFieldError(BaseModel):
+    """One invalid input: where it is and what is wrong with it."""
+
+    loc: list[str] = Field(
+        description="Path to the input: `body`, `query`, `path` or `header`, then field names "
+        'and list indexes, e.g. `["body", "events", "3", "cost_usd"]`'
+    )
+    msg: str
+    type: str | None = Field(default=None, description="Machine-readable kind of the error")
+
+
+class Problem(BaseModel):
+    """Every error this API returns, as `application/problem+json` (RFC 9457)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
+
+    type: str = Field(
+        default="about:blank",
+        description="A URI naming the kind of problem; `about:blank` when the status says it all",
+    )
+    title: str = Field(description="Short summary of the kind of problem")
+    status: int = Field(description="The HTTP status code")
+    detail: str = Field(description="What went wrong this time, for a person")
+    instance: str | None = None
+    errors: list[ProblemFieldError] | None = Field(
+        default=None, description="On 422 (and some 400s): each invalid input"
+    )
+    remaining_usd: str | None = Field(
+        default=None, description="On 402: what is left of the monthly budget, exact decimal"
+    )
+    scope: str | None = Field(
+        default=None, description="On 402: which budget refused, `user` or `api_key`"
+    )
+    limit_bytes: int | None = Field(default=None, description="On 403 storage quota: the limit")
 
 
 class AppError(Exception):
@@ -166,10 +203,15 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = "The request did not match the expected shape."
+        body_missing = any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors())
+        if body_missing and "content-type" not in request.headers:
+            # JSON bodies are read only when the request says they are JSON (README "API").
+            detail = "The body is read as JSON only with `Content-Type: application/json`."
         return problem(
             422,
-            "The request did not match the expected shape.",
+            detail,
             title="Validation failed",
             errors=_clean_validation_errors(exc.errors()),
         )

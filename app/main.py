@@ -26,6 +26,7 @@ from app.generations.router import router as generations_router
 from app.health.router import router as health_router
 from app.jobs.rollups import fold_forever
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
+from app.openapi import install_openapi
 from app.projects.router import router as projects_router
 from app.settings import Settings, get_settings
 from app.shares.router import conversation_shares, site_shares
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limits.use_defaults(settings)
     app.state.mail_sender = make_mail_sender(settings)
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health_router)
     app.include_router(public_sites_router)
     app.include_router(public_shares_router)

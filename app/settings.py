@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
     max_json_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Base of published sites' and shares' links; unset: this process's own address, so
+    # `PORT=9000 make run` hands out links to port 9000.
+    public_base_url: str = ""
     external_jwt_issuer: str | None = None
     external_jwt_public_key: str | None = None
     external_jwt_audience: str | None = None
@@ -42,6 +44,12 @@ class Settings(BaseSettings):
     # Limits for users without their own (set by an administrator); unset: unlimited.
     default_monthly_spend_usd: Decimal | None = Field(default=None, ge=0, le=10**9)
     default_storage_bytes: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _default_base_url(self) -> Settings:
+        if not self.public_base_url:
+            self.public_base_url = f"http://127.0.0.1:{self.port}"
+        return self
 
     @model_validator(mode="after")
     def _guard_secret(self) -> Settings:

@@ -30,9 +30,11 @@ MESSAGE_OVERHEAD_BYTES = 256
 
 
 class TokenUsage(BaseModel):
+    provider: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cost_micros: int | None = None  # absent when the client sent no cost
 
 
 class Message(BaseModel):

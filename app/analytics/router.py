@@ -29,7 +29,7 @@ Granularity = Annotated[
 ]
 
 
-@router.get("/usage", response_model=UsageReport)
+@router.get("/usage", operation_id="analytics_usage", response_model=UsageReport)
 async def usage(
     user: CurrentUser,
     from_: From = None,
@@ -41,17 +41,17 @@ async def usage(
     return await service.usage_report(ObjectId(str(user.id)), from_, to, group_by, granularity)
 
 
-@router.get("/summary", response_model=Summary)
+@router.get("/summary", operation_id="analytics_summary", response_model=Summary)
 async def summary(user: CurrentUser):
     return await service.summary(user)
 
 
-@router.get("/generations", response_model=GenerationReport)
+@router.get("/generations", operation_id="analytics_generations", response_model=GenerationReport)
 async def generations(user: CurrentUser, group_by: Literal["kind", "model", "status"] = "kind"):
     return await service.generation_report(user, group_by)
 
 
-@admin_router.get("/usage", response_model=UsageReport)
+@admin_router.get("/usage", operation_id="admin_analytics_usage", response_model=UsageReport)
 async def all_usage(
     _: AdminUser,
     from_: From = None,

@@ -8,9 +8,11 @@ validated. Filters come from the owner scope.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bson import ObjectId
+from pymongo import DESCENDING
 
 from app.conversations.window import RawMessage, archives_of, window_with_seq
 from documents.conversation import bucket_of
@@ -55,6 +57,47 @@ async def messages_between(raw: dict[str, Any], low: int, high: int) -> list[Raw
             if low <= m["seq"] <= high
         ]
     return merge(window, older)
+
+
+async def search(
+    raw: dict[str, Any], text: str, pattern: str, limit: int, below: int | None
+) -> list[RawMessage]:
+    """Up to `limit` messages whose content contains `text` (case-insensitively), newest first,
+    with seq < `below`: the window first, then the buckets newest first, read only as far as
+    the page needs. `pattern` is `text` as a literal regular expression, for the server.
+
+    A message in both places during a roll is taken from the window (archived copies count
+    only up to `archived_count`)."""
+    wanted = re.compile(re.escape(text), re.IGNORECASE)
+    bound = below if below is not None else raw.get("message_count", 0) + 1
+    found = [
+        m
+        for m in reversed(window_with_seq(raw))
+        if m["seq"] < bound and wanted.search(m["content"])
+    ]
+    archived = min(raw.get("archived_count", 0), bound - 1)
+    if len(found) >= limit or archived < 1:
+        return found[:limit]
+    archives = archives_of(raw["owner_id"])
+    buckets = archives.collection.find(
+        archives.filter(
+            {
+                "conversation_id": raw["_id"],
+                "bucket": {"$lte": bucket_of(archived)},
+                "messages.content": {"$regex": pattern, "$options": "i"},
+            }
+        ),
+        sort=[("bucket", DESCENDING)],
+        batch_size=20,
+    )
+    async for bucket in buckets:
+        for message in sorted(bucket.get("messages", []), key=lambda m: -m["seq"]):
+            if message["seq"] <= archived and wanted.search(message["content"]):
+                found.append(message)
+        if len(found) >= limit:
+            break
+    await buckets.close()
+    return found[:limit]
 
 
 async def branch_path(raw: dict[str, Any], target: ObjectId) -> list[RawMessage] | None:

@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
+from app.money import UsdIn, to_usd
 from app.schemas import IdStr, JsonObject, ObjectIdIn, ResourceRead, StrictInput
 
 MAX_CONTENT_BYTES = 1024 * 1024
@@ -59,9 +60,13 @@ class ConversationRead(ResourceRead):
     last_message_at: datetime | None
 
 
-class UsageIn(StrictInput):
+class MessageUsageIn(StrictInput):
+    """What producing the message cost; recorded once as a usage event (operation `chat`)."""
+
+    provider: ModelName | None = None
     prompt_tokens: TokenCount
     completion_tokens: TokenCount
+    cost_usd: UsdIn | None = None
 
 
 class MessageCreate(StrictInput):
@@ -70,14 +75,23 @@ class MessageCreate(StrictInput):
     type: Literal["text", "code", "image"] = "text"
     parent_id: ObjectIdIn | None = None
     model: ModelName | None = None
-    usage: UsageIn | None = None
+    usage: MessageUsageIn | None = None
     site_version: Annotated[int, Field(ge=1, le=10**9)] | None = None
 
 
-class UsageRead(BaseModel):
+class MessageUsageRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    provider: str | None = None
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    cost_micros: int | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost_usd(self) -> float | None:
+        return None if self.cost_micros is None else to_usd(self.cost_micros)
 
 
 class MessageRead(BaseModel):
@@ -88,7 +102,7 @@ class MessageRead(BaseModel):
     type: str = "text"
     parent_id: IdStr | None = None
     model: str | None = None
-    usage: UsageRead | None = None
+    usage: MessageUsageRead | None = None
     site_version: int | None = None
     created_at: datetime
     edited_at: datetime | None = None
@@ -96,13 +110,6 @@ class MessageRead(BaseModel):
 
 class MessagePatch(StrictInput):
     content: Content
-
-
-class MessagePage(BaseModel):
-    items: list[MessageRead]
-    next_cursor: str | None = Field(
-        default=None, description="The seq to pass as `before` for the previous page"
-    )
 
 
 class ForkRequest(StrictInput):

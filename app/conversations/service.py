@@ -15,11 +15,13 @@ from app.conversations.schemas import (
     ConversationCreate,
     ConversationPatch,
     MessageCreate,
+    MessageUsageIn,
 )
 from app.conversations.window import archives_of, conversations_of
 from app.errors import Gone, NotFound, Unprocessable
 from app.links import require_owned_links
-from app.pagination import CursorParams, Page
+from app.money import to_micros
+from app.pagination import CursorParams, Page, decode_cursor, encode_cursor, page_of
 from app.shares.service import delete_shares_of
 from app.usage.ledger import record_usage_event
 from documents.base import day_of, utcnow
@@ -28,6 +30,7 @@ from documents.conversation import (
     WINDOW_KEEP_MESSAGES,
     ConversationCard,
     Message,
+    TokenUsage,
 )
 from documents.user import User
 
@@ -147,13 +150,7 @@ def _new_message(body: MessageCreate, now: datetime) -> window.RawMessage:
         type=body.type,
         parent_id=ObjectId(body.parent_id) if body.parent_id else None,
         model=body.model,
-        usage=None
-        if body.usage is None
-        else {
-            "prompt_tokens": body.usage.prompt_tokens,
-            "completion_tokens": body.usage.completion_tokens,
-            "total_tokens": body.usage.prompt_tokens + body.usage.completion_tokens,
-        },
+        usage=None if body.usage is None else _token_usage(body.usage),
         site_version=body.site_version,
         created_at=now,
         day=day_of(now),
@@ -161,6 +158,16 @@ def _new_message(body: MessageCreate, now: datetime) -> window.RawMessage:
     )
     # Absent rather than null: 20,000 messages of nulls add up, and readers default them.
     return message.model_dump(exclude_none=True)
+
+
+def _token_usage(usage: MessageUsageIn) -> TokenUsage:
+    return TokenUsage(
+        provider=usage.provider,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.prompt_tokens + usage.completion_tokens,
+        cost_micros=None if usage.cost_usd is None else to_micros(usage.cost_usd),
+    )
 
 
 async def append_message(user: User, conversation_id: str, body: MessageCreate) -> Message:
@@ -186,11 +193,12 @@ async def append_message(user: User, conversation_id: str, body: MessageCreate) 
         await record_usage_event(
             user,
             request_id=f"message:{message['id']}",
-            provider="unspecified",
+            provider=body.usage.provider or "unspecified",
             model=body.model or "unspecified",
             operation="chat",
             prompt_tokens=body.usage.prompt_tokens,
             completion_tokens=body.usage.completion_tokens,
+            cost_micros=to_micros(body.usage.cost_usd or 0),
             source="message",
             conversation_id=appended.conversation_id,
             occurred_at=now,
@@ -217,19 +225,35 @@ async def _explain_failed_append(
 
 
 async def list_messages(
-    user: User, conversation_id: str, *, limit: int, before: int | None
+    user: User, conversation_id: str, params: CursorParams, *, q: str | None, before: int | None
 ) -> Page[Message]:
-    """The latest `limit` messages before seq `before`, in seq order, across window and
-    archives: one read of the conversation, plus one of the buckets when the page reaches
-    past the window. The next cursor is the seq to pass as `before`."""
+    """Without `q`: the latest `limit` messages before the cursor, in seq order, across window
+    and archives (one read of the conversation, plus one of the buckets when the page reaches
+    past the window). With `q`: the messages containing `q` in the whole history, newest
+    first. The cursor carries the seq to continue below; `before` is the older way to say it."""
+    if params.cursor is not None and before is not None:
+        raise Unprocessable("Send `cursor` or `before`, not both.", field="query.before")
+    below = before if params.cursor is None else _seq_of_cursor(params.cursor)
     raw = await window.read_conversation(conversations_of(user), conversation_id)
+    limit = params.limit
+    if q:
+        pattern = literal_pattern(q)
+        found = window.as_messages(await history.search(raw, q, pattern, limit + 1, below))
+        return page_of(found, limit, "seq")
     count = raw.get("message_count", 0)
-    high = count if before is None else min(before - 1, count)
+    high = count if below is None else min(below - 1, count)
     if high < 1:
         return Page(items=[])
     low = max(1, high - limit + 1)
     items = window.as_messages(await history.messages_between(raw, low, high))
-    return Page(items=items, next_cursor=str(low) if low > 1 else None)
+    return Page(items=items, next_cursor=encode_cursor(low, items[0].id) if low > 1 else None)
+
+
+def _seq_of_cursor(cursor: str) -> int:
+    seq, _ = decode_cursor(cursor)
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise Unprocessable("The cursor is not one this API issued.", field="query.cursor")
+    return seq
 
 
 async def edit_message(user: User, conversation_id: str, message_id: str, content: str) -> Message:

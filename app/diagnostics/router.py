@@ -9,7 +9,7 @@ from app.diagnostics.schemas import DoctorReport
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
-@router.get("/engine", response_model=DoctorReport)
+@router.get("/engine", operation_id="admin_engine", response_model=DoctorReport)
 async def engine(_: AdminUser):
     """The database engine, its capabilities and pool, the declared indexes (present, missing,
     unexpected), documents per collection and migrations: `genstore doctor` as JSON."""

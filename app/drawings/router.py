@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
 from app.drawings import service
 from app.drawings.schemas import DrawingRead
+from app.openapi import problems
 from app.pagination import Page, Pagination
 
 router = APIRouter(prefix="/drawings", tags=["drawings"], dependencies=[require_area("drawings")])
@@ -34,6 +35,12 @@ def _image_body(extra: dict | None = None) -> dict:
 
 @router.post(
     "",
+    operation_id="drawings_create",
+    responses=problems(
+        (400, "The upload was cut off"),
+        (413, "Over MAX_UPLOAD_BYTES"),
+        (415, "Not a PNG, JPEG or WebP image"),
+    ),
     status_code=status.HTTP_201_CREATED,
     response_model=DrawingRead,
     openapi_extra=_image_body({"tutorial_slug": {"type": "string", "maxLength": 64}}),
@@ -47,6 +54,12 @@ async def create_drawing(request: Request, user: CurrentUser, settings: Settings
 
 @router.post(
     "/{drawing_id}/edits",
+    operation_id="drawings_add_edit",
+    responses=problems(
+        (400, "The upload was cut off"),
+        (413, "Over MAX_UPLOAD_BYTES"),
+        (415, "Not a PNG, JPEG or WebP image"),
+    ),
     status_code=status.HTTP_201_CREATED,
     response_model=DrawingRead,
     openapi_extra=_image_body(),
@@ -57,7 +70,7 @@ async def add_edit(drawing_id: str, request: Request, user: CurrentUser, setting
     return await service.add_edit(user, drawing_id, upload)
 
 
-@router.get("", response_model=Page[DrawingRead])
+@router.get("", operation_id="drawings_list", response_model=Page[DrawingRead])
 async def list_drawings(
     user: CurrentUser,
     params: Pagination,
@@ -66,12 +79,14 @@ async def list_drawings(
     return await service.list_drawings(user, params, tutorial_slug=tutorial_slug)
 
 
-@router.get("/{drawing_id}", response_model=DrawingRead)
+@router.get("/{drawing_id}", operation_id="drawings_get", response_model=DrawingRead)
 async def get_drawing(drawing_id: str, user: CurrentUser):
     return await service.get_drawing(user, drawing_id)
 
 
-@router.delete("/{drawing_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{drawing_id}", operation_id="drawings_delete", status_code=status.HTTP_204_NO_CONTENT
+)
 async def delete_drawing(drawing_id: str, user: CurrentUser) -> Response:
     """Its stories are kept and unlinked (`drawing_id` becomes null)."""
     await service.delete_drawing(user, drawing_id)

@@ -6,9 +6,15 @@ from bson import ObjectId
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
-from app.blob_responses import blob_response, content_disposition
+from app.blob_responses import (
+    BLOB_REQUEST_HEADERS,
+    blob_response,
+    blob_responses,
+    content_disposition,
+)
 from app.files import service
 from app.files.schemas import FileRead
+from app.openapi import problems
 from app.pagination import Page, Pagination
 from app.uploads import MultipartUpload
 
@@ -35,10 +41,15 @@ UPLOAD_BODY = {
 
 @router.post(
     "",
+    operation_id="files_upload",
     status_code=status.HTTP_201_CREATED,
     response_model=FileRead,
     openapi_extra=UPLOAD_BODY,
-    responses={413: {"description": "Over MAX_UPLOAD_BYTES"}},
+    responses=problems(
+        (400, "The upload was cut off"),
+        (413, "Over MAX_UPLOAD_BYTES"),
+        (415, "Not multipart/form-data"),
+    ),
 )
 async def upload_file(request: Request, user: CurrentUser, settings: SettingsDep):
     """Multipart `file` (+ optional `kind`), streamed into storage; identical bytes are stored
@@ -47,7 +58,7 @@ async def upload_file(request: Request, user: CurrentUser, settings: SettingsDep
     return await service.store_upload(user, upload)
 
 
-@router.get("", response_model=Page[FileRead])
+@router.get("", operation_id="files_list", response_model=Page[FileRead])
 async def list_files(
     user: CurrentUser,
     params: Pagination,
@@ -56,20 +67,17 @@ async def list_files(
     return await service.list_files(user, params, kind=kind)
 
 
-@router.get("/{file_id}", response_model=FileRead)
+@router.get("/{file_id}", operation_id="files_get", response_model=FileRead)
 async def get_file(file_id: str, user: CurrentUser):
     return await service.get_file(user, file_id)
 
 
 @router.get(
     "/{file_id}/content",
+    operation_id="files_download",
     response_class=Response,
-    responses={
-        200: {"content": {"application/octet-stream": {}}},
-        206: {"description": "Partial content"},
-        304: {"description": "Not modified"},
-        416: {"description": "Range not satisfiable"},
-    },
+    responses=blob_responses(attachment=True),
+    openapi_extra=BLOB_REQUEST_HEADERS,
 )
 async def download_file(file_id: str, request: Request, user: CurrentUser) -> Response:
     """The bytes. `ETag` is the sha256; `Range` → 206; `If-None-Match` → 304."""
@@ -84,7 +92,7 @@ async def download_file(file_id: str, request: Request, user: CurrentUser) -> Re
     )
 
 
-@router.delete("/{file_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{file_id}", operation_id="files_delete", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_file(file_id: str, user: CurrentUser) -> Response:
     await service.delete_file(user, file_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

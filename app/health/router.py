@@ -12,7 +12,7 @@ from app.observability import metrics_endpoint
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness and database reachability")
+@router.get("/healthz", operation_id="health_check", summary="Liveness and database reachability")
 async def healthz() -> JSONResponse:
     try:
         await get_db().command("ping")

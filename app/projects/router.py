@@ -12,12 +12,17 @@ from app.projects.schemas import ProjectCreate, ProjectPatch, ProjectRead, Statu
 router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[require_area("projects")])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectRead)
+@router.post(
+    "",
+    operation_id="projects_create",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProjectRead,
+)
 async def create_project(body: ProjectCreate, user: CurrentUser):
     return ProjectRead.of(await service.create_project(user, body), user)
 
 
-@router.get("", response_model=Page[ProjectRead])
+@router.get("", operation_id="projects_list", response_model=Page[ProjectRead])
 async def list_projects(
     user: CurrentUser,
     params: Pagination,
@@ -32,18 +37,20 @@ async def list_projects(
     return Page(items=[ProjectRead.of(p, user) for p in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{project_id}", response_model=ProjectRead)
+@router.get("/{project_id}", operation_id="projects_get", response_model=ProjectRead)
 async def get_project(project_id: str, user: CurrentUser):
     """Your project, or anyone's public one."""
     return ProjectRead.of(await service.get_project(user, project_id), user)
 
 
-@router.patch("/{project_id}", response_model=ProjectRead)
+@router.patch("/{project_id}", operation_id="projects_update", response_model=ProjectRead)
 async def update_project(project_id: str, body: ProjectPatch, user: CurrentUser):
     return ProjectRead.of(await service.update_project(user, project_id, body), user)
 
 
-@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{project_id}", operation_id="projects_delete", status_code=status.HTTP_204_NO_CONTENT
+)
 async def delete_project(project_id: str, user: CurrentUser) -> Response:
     await service.delete_project(user, project_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

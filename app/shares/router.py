@@ -8,7 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response, status
 
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
-from app.blob_responses import PUBLIC_SITE_HEADERS, blob_response
+from app.blob_responses import (
+    BLOB_REQUEST_HEADERS,
+    PUBLIC_SITE_HEADERS,
+    blob_response,
+    blob_responses,
+)
+from app.openapi import problems
 from app.pagination import Page, Pagination
 from app.shares import service
 from app.shares.schemas import (
@@ -27,6 +33,12 @@ conversation_shares = APIRouter(
 site_shares = APIRouter(prefix="/sites", tags=["shares"], dependencies=[require_area("sites")])
 router = APIRouter(prefix="/shares", tags=["shares"], dependencies=[require_area("shares")])
 public_router = APIRouter(tags=["shares"])
+SHARE_ERRORS = problems(
+    (401, "The share has a password: send it in `Share-Password`"),
+    (404, "No such share"),
+    (410, "Expired, exhausted or revoked (the detail says which)"),
+    (429, "Too many wrong passwords"),
+)
 
 PasswordHeader = Annotated[
     str | None, Header(alias="Share-Password", description="The share's password, if it has one")
@@ -34,7 +46,10 @@ PasswordHeader = Annotated[
 
 
 @conversation_shares.post(
-    "/{conversation_id}/shares", status_code=status.HTTP_201_CREATED, response_model=ShareRead
+    "/{conversation_id}/shares",
+    operation_id="shares_create_for_conversation",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ShareRead,
 )
 async def share_conversation(
     conversation_id: str, body: ConversationShareCreate, user: CurrentUser, settings: SettingsDep
@@ -46,7 +61,10 @@ async def share_conversation(
 
 
 @site_shares.post(
-    "/{site_id}/shares", status_code=status.HTTP_201_CREATED, response_model=ShareRead
+    "/{site_id}/shares",
+    operation_id="shares_create_for_site",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ShareRead,
 )
 async def share_site(site_id: str, body: SiteShareCreate, user: CurrentUser, settings: SettingsDep):
     """A link to the site, published or not: `snapshot` pins `version` (default current),
@@ -55,25 +73,30 @@ async def share_site(site_id: str, body: SiteShareCreate, user: CurrentUser, set
     return ShareRead.of(share, token=token, base_url=settings.public_base_url)
 
 
-@router.get("", response_model=Page[ShareRead])
+@router.get("", operation_id="shares_list", response_model=Page[ShareRead])
 async def list_shares(user: CurrentUser, params: Pagination, resource: Resource | None = None):
     """Your share links, newest first."""
     page = await service.list_shares(user, params, resource=resource)
     return Page(items=[ShareRead.of(share) for share in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{share_id}", response_model=ShareRead)
+@router.get("/{share_id}", operation_id="shares_get", response_model=ShareRead)
 async def get_share(share_id: str, user: CurrentUser):
     return ShareRead.of(await service.get_share(user, share_id))
 
 
-@router.patch("/{share_id}", response_model=ShareRead)
+@router.patch(
+    "/{share_id}",
+    operation_id="shares_update",
+    responses=problems((409, "The share is being viewed too often to change now; retry")),
+    response_model=ShareRead,
+)
 async def update_share(share_id: str, body: SharePatch, user: CurrentUser):
     """`{expires_at?, max_views?, password?}`; `password: null` removes the password."""
     return ShareRead.of(await service.update_share(user, share_id, body))
 
 
-@router.delete("/{share_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{share_id}", operation_id="shares_revoke", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_share(share_id: str, user: CurrentUser) -> Response:
     """Revokes the link at once (viewers get 410); the share stays listed as revoked."""
     await service.revoke_share(user, share_id)
@@ -82,17 +105,20 @@ async def revoke_share(share_id: str, user: CurrentUser) -> Response:
 
 @public_router.get(
     "/s/{token}",
+    operation_id="shared_view",
     response_model=SharedConversationRead,
     responses={
+        **blob_responses(),
         200: {
-            "description": "A conversation as JSON, or a site's index page",
-            "content": {"text/html": {}},
+            "description": "A conversation as JSON, or a site's index page in its stored type",
+            "content": {
+                "application/json": {},
+                "*/*": {"schema": {"type": "string", "format": "binary"}},
+            },
         },
-        401: {"description": "The share has a password: send it in `Share-Password`"},
-        404: {"description": "No such share"},
-        410: {"description": "Expired, exhausted or revoked (the detail says which)"},
-        429: {"description": "Too many wrong passwords"},
+        **SHARE_ERRORS,
     },
+    openapi_extra=BLOB_REQUEST_HEADERS,
 )
 async def view_share(token: str, request: Request, password: PasswordHeader = None):
     """No auth. Each successful view counts toward `max_views`."""
@@ -105,8 +131,10 @@ async def view_share(token: str, request: Request, password: PasswordHeader = No
 
 @public_router.get(
     "/s/{token}/{path:path}",
+    operation_id="shared_view_file",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={**blob_responses(), **SHARE_ERRORS},
+    openapi_extra=BLOB_REQUEST_HEADERS,
 )
 async def view_shared_file(
     token: str, path: str, request: Request, password: PasswordHeader = None

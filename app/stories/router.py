@@ -13,12 +13,14 @@ from app.stories.schemas import StoryCreate, StoryPatch, StoryRead
 router = APIRouter(prefix="/stories", tags=["stories"], dependencies=[require_area("stories")])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=StoryRead)
+@router.post(
+    "", operation_id="stories_create", status_code=status.HTTP_201_CREATED, response_model=StoryRead
+)
 async def create_story(body: StoryCreate, user: CurrentUser):
     return await service.create_story(user, body)
 
 
-@router.get("", response_model=Page[StoryRead])
+@router.get("", operation_id="stories_list", response_model=Page[StoryRead])
 async def list_stories(
     user: CurrentUser,
     params: Pagination,
@@ -28,17 +30,17 @@ async def list_stories(
     return await service.list_stories(user, params, favorite=favorite, drawing_id=drawing_id)
 
 
-@router.get("/{story_id}", response_model=StoryRead)
+@router.get("/{story_id}", operation_id="stories_get", response_model=StoryRead)
 async def get_story(story_id: str, user: CurrentUser):
     return await service.get_story(user, story_id)
 
 
-@router.patch("/{story_id}", response_model=StoryRead)
+@router.patch("/{story_id}", operation_id="stories_update", response_model=StoryRead)
 async def update_story(story_id: str, body: StoryPatch, user: CurrentUser):
     return await service.update_story(user, story_id, body)
 
 
-@router.delete("/{story_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{story_id}", operation_id="stories_delete", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_story(story_id: str, user: CurrentUser) -> Response:
     await service.delete_story(user, story_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

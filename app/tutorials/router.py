@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import AdminUser
+from app.openapi import problems
 from app.pagination import Page, Pagination
 from app.tutorials import service
 from app.tutorials.schemas import Lang, TutorialIn, TutorialRead, TutorialSummary
@@ -13,7 +14,7 @@ router = APIRouter(prefix="/tutorials", tags=["tutorials"])
 LangQuery = Annotated[Lang | None, Query(description="Texts as strings in this language")]
 
 
-@router.get("", response_model=Page[TutorialSummary])
+@router.get("", operation_id="tutorials_list", response_model=Page[TutorialSummary])
 async def list_tutorials(
     params: Pagination,
     category: Annotated[str | None, Query(max_length=32)] = None,
@@ -25,13 +26,19 @@ async def list_tutorials(
     return Page(items=items, next_cursor=page.next_cursor)
 
 
-@router.get("/{slug}", response_model=TutorialRead)
+@router.get("/{slug}", operation_id="tutorials_get", response_model=TutorialRead)
 async def get_tutorial(slug: str, lang: LangQuery = None):
     """Public. Without `lang`, texts are `{en, de}` objects."""
     return TutorialRead.of(await service.get_tutorial(slug), lang)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TutorialRead)
+@router.post(
+    "",
+    operation_id="tutorials_create",
+    responses=problems((409, "A tutorial with this slug exists: PUT replaces it")),
+    status_code=status.HTTP_201_CREATED,
+    response_model=TutorialRead,
+)
 async def create_tutorial(body: TutorialIn, _: AdminUser):
     """Administrators only."""
     return TutorialRead.of(await service.create_tutorial(body), None)
@@ -39,8 +46,12 @@ async def create_tutorial(body: TutorialIn, _: AdminUser):
 
 @router.put(
     "/{slug}",
+    operation_id="tutorials_put",
     response_model=TutorialRead,
-    responses={201: {"model": TutorialRead, "description": "Created"}},
+    responses={
+        201: {"model": TutorialRead, "description": "Created"},
+        **problems((409, "Replaced concurrently; retry")),
+    },
 )
 async def put_tutorial(slug: str, body: TutorialIn, _: AdminUser, response: Response):
     """Administrators only: create or replace."""

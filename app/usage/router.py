@@ -18,6 +18,7 @@ router = APIRouter(prefix="/usage", tags=["usage"], dependencies=[require_area("
 
 @router.post(
     "",
+    operation_id="usage_record",
     status_code=status.HTTP_201_CREATED,
     response_model=UsageRead,
     responses={200: {"model": UsageRead, "description": "Already recorded under this request_id"}},
@@ -30,7 +31,7 @@ async def record_usage(body: UsageCreate, principal: PrincipalDep, response: Res
     return event
 
 
-@router.post("/batch", response_model=UsageBatchRead)
+@router.post("/batch", operation_id="usage_record_batch", response_model=UsageBatchRead)
 async def record_usage_batch(body: UsageBatchCreate, principal: PrincipalDep) -> UsageBatchRead:
     """Record up to 1,000 calls at once (gateways, importers). Every event is checked first: one
     invalid event → 422 naming its index, and nothing is written. Each is idempotent by
@@ -45,6 +46,6 @@ async def record_usage_batch(body: UsageBatchCreate, principal: PrincipalDep) ->
     return UsageBatchRead(recorded=created, duplicates=len(items) - created, items=items)
 
 
-@router.get("", response_model=Page[UsageRead])
+@router.get("", operation_id="usage_list", response_model=Page[UsageRead])
 async def list_usage(principal: PrincipalDep, params: Pagination):
     return await service.list_usage(principal.user, params)
