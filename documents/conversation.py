@@ -29,6 +29,10 @@ ARCHIVE_BUCKET_SIZE = 10
 MESSAGE_OVERHEAD_BYTES = 256
 
 
+MessageRole = Literal["user", "assistant", "system"]
+MessageType = Literal["text", "code", "image"]
+
+
 class TokenUsage(BaseModel):
     provider: str | None = None
     prompt_tokens: int = 0
@@ -40,9 +44,9 @@ class TokenUsage(BaseModel):
 class Message(BaseModel):
     id: PydanticObjectId
     seq: int | None = None  # stored in archives; derived from position inside the window
-    role: Literal["user", "assistant", "system"]
+    role: MessageRole
     content: str
-    type: Literal["text", "code", "image"] = "text"
+    type: MessageType = "text"
     parent_id: PydanticObjectId | None = None
     model: str | None = None
     usage: TokenUsage | None = None

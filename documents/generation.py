@@ -12,6 +12,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from documents.base import OwnedDocument
 
 GenerationStatus = Literal["queued", "running", "succeeded", "failed"]
+GenerationKind = Literal["ui", "website", "image", "story", "scene"]
 
 # The statuses a generation may move to from each status.
 TRANSITIONS: dict[str, set[str]] = {
@@ -37,7 +38,7 @@ class GenerationUsage(BaseModel):
 
 class Generation(OwnedDocument):
     noun = "generation"
-    kind: Literal["ui", "website", "image", "story", "scene"]
+    kind: GenerationKind
     prompt: str
     status: GenerationStatus = "queued"
     error: str | None = None

@@ -8,13 +8,16 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import OwnedDocument
 
+ProjectStatus = Literal["draft", "active", "completed", "archived"]
+Visibility = Literal["private", "public"]
+
 
 class Project(OwnedDocument):
     noun = "project"
     name: str
     description: str | None = None
-    status: Literal["draft", "active", "completed", "archived"] = "draft"
-    visibility: Literal["private", "public"] = "private"
+    status: ProjectStatus = "draft"
+    visibility: Visibility = "private"
     config: dict[str, Any] | None = None
 
     public_when: ClassVar[dict[str, Any] | None] = {"visibility": "public"}

@@ -22,11 +22,15 @@ from documents.base import OwnedDocument
 SNAPSHOT_PART_MESSAGES = 100
 
 
+ShareResource = Literal["conversation", "site"]
+ShareMode = Literal["snapshot", "live"]
+
+
 class Share(OwnedDocument):
     noun = "share"
-    resource: Literal["conversation", "site"]
+    resource: ShareResource
     resource_id: PydanticObjectId
-    mode: Literal["snapshot", "live"]
+    mode: ShareMode
     token_hash: str
     up_to_message_id: PydanticObjectId | None = None
     version: int | None = None  # a site snapshot's pinned version

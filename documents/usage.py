@@ -17,6 +17,9 @@ from pymongo import ASCENDING, IndexModel
 
 from documents.base import OwnedDocument
 
+UsageStatus = Literal["ok", "error"]
+UsageSource = Literal["api", "message", "generation"]
+
 
 class UsageEvent(OwnedDocument):
     noun = "usage event"
@@ -30,9 +33,9 @@ class UsageEvent(OwnedDocument):
     total_tokens: int = 0
     cost_micros: int = 0
     latency_ms: int = 0
-    status: Literal["ok", "error"] = "ok"
+    status: UsageStatus = "ok"
     errors: int = 0  # 1 when status is "error": what `$sum` counts (no `$cond`)
-    source: Literal["api", "message", "generation"] = "api"
+    source: UsageSource = "api"
     generation_id: PydanticObjectId | None = None
     workflow_id: PydanticObjectId | None = None
     conversation_id: PydanticObjectId | None = None

@@ -18,6 +18,7 @@ from documents.base import OwnedDocument
 MAX_SCENES = 500
 DEFAULT_PHASES = ("story", "scenes", "images", "video")
 PhaseStatus = Literal["pending", "running", "completed", "failed", "skipped"]
+WorkflowStatus = Literal["pending", "running", "completed", "failed"]
 PHASE_TRANSITIONS: dict[str, set[str]] = {
     "pending": {"running", "completed", "failed", "skipped"},
     "running": {"completed", "failed"},
@@ -50,7 +51,7 @@ class Workflow(OwnedDocument):
     prompt: str
     title: str | None = None
     enhanced_story: str | None = None
-    status: Literal["pending", "running", "completed", "failed"] = "pending"
+    status: WorkflowStatus = "pending"
     current_phase: str | None = None
     phases: list[Phase] = Field(default_factory=list)
     scenes: list[Scene] = Field(default_factory=list)

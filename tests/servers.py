@@ -46,8 +46,9 @@ def server_command(port: int) -> list[str]:
 
 async def start_server(settings: Settings, **extra: str) -> ServedApp:
     port = free_port()
+    # As `make run` does: the app knows the port it serves on (PUBLIC_BASE_URL's default).
     process = await asyncio.create_subprocess_exec(
-        *server_command(port), env=server_env(settings, **extra)
+        *server_command(port), env=server_env(settings, PORT=str(port), **extra)
     )
     base_url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base_url) as client:

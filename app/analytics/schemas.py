@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
@@ -59,8 +60,8 @@ def period_bucket(day: str, granularity: str) -> str:
 
 
 class UsageReport(BaseModel):
-    group_by: str
-    granularity: str = "day"
+    group_by: Literal["day", "model", "provider", "operation", "api_key", "user"]
+    granularity: Literal["day", "week", "month"] = "day"
     from_: str = Field(serialization_alias="from")
     to: str
     items: list[UsageRow]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import EmailStr, StringConstraints
 
@@ -38,4 +38,4 @@ class ResetPasswordRequest(StrictInput):
 
 
 class Accepted(StrictInput):
-    status: str = "accepted"
+    status: Literal["accepted", "password changed"] = "accepted"

@@ -7,6 +7,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from app.money import UsdIn, to_usd
 from app.schemas import IdStr, JsonObject, ObjectIdIn, ResourceRead, StrictInput
+from documents.conversation import MessageRole, MessageType
 
 MAX_CONTENT_BYTES = 1024 * 1024
 
@@ -70,9 +71,9 @@ class MessageUsageIn(StrictInput):
 
 
 class MessageCreate(StrictInput):
-    role: Literal["user", "assistant", "system"]
+    role: MessageRole
     content: Content
-    type: Literal["text", "code", "image"] = "text"
+    type: MessageType = "text"
     parent_id: ObjectIdIn | None = None
     model: ModelName | None = None
     usage: MessageUsageIn | None = None
@@ -97,9 +98,9 @@ class MessageUsageRead(BaseModel):
 class MessageRead(BaseModel):
     id: IdStr
     seq: int
-    role: str
+    role: MessageRole
     content: str
-    type: str = "text"
+    type: MessageType = "text"
     parent_id: IdStr | None = None
     model: str | None = None
     usage: MessageUsageRead | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel
 
 
@@ -19,7 +21,7 @@ class IndexState(BaseModel):
     collection: str
     name: str
     keys: str
-    state: str  # present, missing, unexpected
+    state: Literal["present", "missing", "unexpected"]
 
 
 class CollectionCount(BaseModel):

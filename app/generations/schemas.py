@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, computed_field
 
 from app.money import UsdIn, to_usd
 from app.schemas import IdStr, ObjectIdIn, ResourceRead, StrictInput
+from documents.generation import GenerationKind, GenerationStatus
 
-Kind = Literal["ui", "website", "image", "story", "scene"]
-Status = Literal["queued", "running", "succeeded", "failed"]
+Kind = GenerationKind
+Status = GenerationStatus
 Prompt = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
@@ -68,9 +69,9 @@ class GenerationUsageRead(BaseModel):
 
 
 class GenerationRead(ResourceRead):
-    kind: str
+    kind: Kind
     prompt: str
-    status: str
+    status: Status
     error: str | None = None
     output: OutputRead | None = None
     model: str | None = None

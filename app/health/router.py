@@ -7,12 +7,18 @@ from fastapi.responses import JSONResponse
 
 from app.database import get_db
 from app.errors import DATABASE_DOWN, problem
+from app.health.schemas import HealthRead
 from app.observability import metrics_endpoint
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", operation_id="health_check", summary="Liveness and database reachability")
+@router.get(
+    "/healthz",
+    operation_id="health_check",
+    summary="Liveness and database reachability",
+    responses={200: {"model": HealthRead, "description": "The app and its database answer"}},
+)
 async def healthz() -> JSONResponse:
     try:
         await get_db().command("ping")

@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import StringConstraints
 
 from app.schemas import IdStr, JsonObject, ResourceRead, StrictInput
-from documents.project import Project
+from documents.project import Project, ProjectStatus, Visibility
 from documents.user import User
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Description = Annotated[str, StringConstraints(max_length=5000)]
-Status = Literal["draft", "active", "completed", "archived"]
-Visibility = Literal["private", "public"]
+Status = ProjectStatus
 
 
 class ProjectCreate(StrictInput):
@@ -35,8 +34,8 @@ class ProjectRead(ResourceRead):
     owner_id: IdStr
     name: str
     description: str | None
-    status: str
-    visibility: str
+    status: Status
+    visibility: Visibility
     config: dict[str, Any] | None
     is_owner: bool
 

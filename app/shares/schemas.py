@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.schemas import IdStr, ObjectIdIn, ResourceRead, StrictInput
-from documents.share import Share
+from documents.conversation import MessageRole, MessageType
+from documents.share import Share, ShareMode, ShareResource
 
-Mode = Literal["snapshot", "live"]
-Resource = Literal["conversation", "site"]
+Mode = ShareMode
+Resource = ShareResource
 Password = Annotated[str, StringConstraints(min_length=4, max_length=200)]
 MaxViews = Annotated[int, Field(ge=1, le=1_000_000)]
 
@@ -66,9 +67,9 @@ class ShareRead(ResourceRead):
 
 class SharedMessageRead(BaseModel):
     id: IdStr
-    role: str
+    role: MessageRole
     content: str
-    type: str
+    type: MessageType
     parent_id: IdStr | None = None
     created_at: datetime
     edited_at: datetime | None = None

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, computed_field
 
 from app.money import UsdIn, to_usd
 from app.schemas import IdStr, ObjectIdIn, ResourceRead, StrictInput
+from documents.usage import UsageSource, UsageStatus
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Count = Annotated[int, Field(ge=0, le=10**12)]
@@ -22,7 +23,7 @@ class UsageCreate(StrictInput):
     completion_tokens: Count = 0
     cost_usd: UsdIn = Decimal(0)
     latency_ms: Annotated[int, Field(ge=0, le=24 * 3600 * 1000)] = 0
-    status: Literal["ok", "error"] = "ok"
+    status: UsageStatus = "ok"
     generation_id: ObjectIdIn | None = None
     workflow_id: ObjectIdIn | None = None
     occurred_at: datetime | None = None
@@ -66,8 +67,8 @@ class UsageRead(ResourceRead):
     total_tokens: int
     cost_micros: int
     latency_ms: int
-    status: str
-    source: str
+    status: UsageStatus
+    source: UsageSource
     generation_id: IdStr | None
     workflow_id: IdStr | None
     conversation_id: IdStr | None = None

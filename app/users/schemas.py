@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, computed_field, field_validator
 
@@ -62,11 +62,13 @@ class AccountDeletion(StrictInput):
 
 
 VALID_SCOPES = {"*"} | {f"{area}:{action}" for area in AREAS for action in ("read", "write")}
+# `*`, or `<area>:read` / `<area>:write` for each area: an enum in the OpenAPI document.
+ApiKeyScope = Literal[tuple(sorted(VALID_SCOPES))]  # type: ignore[valid-type]
 
 
 class ApiKeyCreate(StrictInput):
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    scopes: list[str] = Field(min_length=1, max_length=len(VALID_SCOPES))
+    scopes: list[ApiKeyScope] = Field(min_length=1, max_length=len(VALID_SCOPES))
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
 
     @field_validator("scopes")
@@ -86,7 +88,7 @@ class ApiKeyUsageRead(BaseModel):
 class ApiKeyRead(ResourceRead):
     name: str
     prefix: str
-    scopes: list[str]
+    scopes: list[ApiKeyScope]
     rate_limit_per_minute: int | None
     usage: ApiKeyUsageRead
     revoked_at: datetime | None = None

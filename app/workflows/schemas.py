@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from app.schemas import IdStr, ObjectIdIn, ResourceRead, StrictInput
+from documents.workflow import PhaseStatus, WorkflowStatus
 
 PhaseName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
@@ -43,7 +44,7 @@ class SceneIn(StrictInput):
 
 class PhaseRead(BaseModel):
     name: str
-    status: str
+    status: PhaseStatus
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
@@ -62,7 +63,7 @@ class WorkflowRead(ResourceRead):
     prompt: str
     title: str | None
     enhanced_story: str | None
-    status: str
+    status: WorkflowStatus
     current_phase: str | None
     phases: list[PhaseRead]
     scenes: list[SceneRead]
