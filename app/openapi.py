@@ -5,10 +5,10 @@ the `operation_id` every route sets (`area_verb`). What a route cannot say by it
 here, once, for every operation:
 
 - its errors, each an `application/problem+json` `Problem` (the one body every error has,
-  `app/errors.py`): 503 everywhere (the database can be down), 422 where there is input, 413
-  where there is a body, 401/403/404/429 where a credential is required (a foreign id is a
-  404, a key without the area's scope a 403, a rate-limited key a 429), and what the route
-  declares with `problems(...)`;
+  `app/errors.py`): 503 everywhere (the database can be down), 422 where there is input, 400
+  and 413 where there is a body, 404 where the path names something, 401/403/404/429 where a
+  credential is required (a foreign id is a 404, a key without the area's scope a 403, a
+  rate-limited key a 429), and what the route declares with `problems(...)`;
 - links from an operation that creates something to the operations on what it created, so a
   client (or schemathesis' stateful mode) can follow `create → get/patch/delete/sub-resources`.
 """
@@ -28,8 +28,9 @@ REF = "#/components/schemas/"
 PROBLEM_REF = {"$ref": REF + "Problem"}
 DATABASE_DOWN = 503
 WITH_INPUT = 422
-WITH_BODY = 413
+WITH_BODY = (400, 413)  # bytes that are not a body of the declared type; over the limit
 WITH_CREDENTIAL = (401, 403, 404, 429)
+NAMED_RESOURCE = 404  # a path naming something that is not there
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 ERROR_HEADERS: dict[int, dict[str, Any]] = {
     401: {
@@ -109,9 +110,11 @@ def _add_errors(operation: dict[str, Any]) -> None:
     if operation.get("parameters") or operation.get("requestBody"):
         statuses.add(WITH_INPUT)
     if operation.get("requestBody"):
-        statuses.add(WITH_BODY)
+        statuses.update(WITH_BODY)
     if operation.get("security"):
         statuses.update(WITH_CREDENTIAL)
+    if any(parameter["in"] == "path" for parameter in operation.get("parameters", [])):
+        statuses.add(NAMED_RESOURCE)
     for status in sorted(statuses):
         described = responses.get(str(status), {}).get("description")
         response: dict[str, Any] = {
