@@ -75,6 +75,14 @@ def decode_cursor(cursor: str) -> tuple[Any, ObjectId]:
         raise Unprocessable("The cursor is not one this API issued.", field="query.cursor") from exc
 
 
+def position_of(cursor: str) -> int:
+    """The position (≥ 1) a cursor of a list ordered by position carries (a message's seq)."""
+    value, _ = decode_cursor(cursor)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise Unprocessable("The cursor is not one this API issued.", field="query.cursor")
+    return value
+
+
 def after_cursor(sort_field: str, cursor: str | None) -> dict[str, Any]:
     """The filter for items after `cursor` in descending (`sort_field`, `_id`) order."""
     if not cursor:

@@ -44,19 +44,19 @@ async def append(
 
 
 async def all_messages(client: httpx.AsyncClient, user: TestUser, conversation_id: str) -> list:
-    """Every message, paging back with `before` from the newest page."""
+    """Every message, paging back with `cursor` from the newest page."""
     pages: list[list[dict]] = []
-    before = None
+    cursor = None
     while True:
-        params = {"limit": 100} if before is None else {"limit": 100, "before": before}
+        params = {"limit": 100} if cursor is None else {"limit": 100, "cursor": cursor}
         page = await client.get(
             f"{API}/{conversation_id}/messages", params=params, headers=user.headers
         )
         assert page.status_code == 200, page.text
         body = page.json()
         pages.append(body["items"])
-        before = body["next_cursor"]
-        if before is None:
+        cursor = body["next_cursor"]
+        if cursor is None:
             break
     return [message for page in reversed(pages) for message in page]
 
@@ -108,7 +108,14 @@ async def test_append_assigns_seq_and_titles_from_the_first_user_message(
     assert [system.status_code, first.status_code, second.status_code] == [201, 201, 201]
     assert [system.json()["seq"], first.json()["seq"], second.json()["seq"]] == [1, 2, 3]
     message = first.json()
-    assert message["usage"] == {"prompt_tokens": 12, "completion_tokens": 30, "total_tokens": 42}
+    assert message["usage"] == {
+        "provider": None,
+        "prompt_tokens": 12,
+        "completion_tokens": 30,
+        "total_tokens": 42,
+        "cost_micros": None,
+        "cost_usd": None,
+    }
     assert message["model"] == "gpt-x" and message["type"] == "text"
     assert message["created_at"].endswith("Z") and message["edited_at"] is None
     fetched = (await client.get(f"{API}/{conversation['id']}", headers=alice.headers)).json()
@@ -483,3 +490,76 @@ async def test_twenty_thousand_messages_page_exactly_once_and_stay_small(
 
     raw = await _window_state(conversation_id)
     assert len(bson.encode(raw)) < 4 * 1024 * 1024
+
+
+async def test_a_message_usage_reaches_the_ledger_with_its_provider_and_cost(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    conversation = await new_conversation(client, alice)
+    usage = {
+        "provider": "anthropic",
+        "prompt_tokens": 7,
+        "completion_tokens": 3,
+        "cost_usd": "0.125",
+    }
+    response = await append(
+        client, alice, conversation["id"], "priced", role="assistant", model="m", usage=usage
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["usage"]["provider"] == "anthropic"
+    assert response.json()["usage"]["cost_usd"] == 0.125
+    events = (await client.get("/api/v1/usage", headers=alice.headers)).json()["items"]
+    [event] = [e for e in events if e["conversation_id"] == conversation["id"]]
+    assert (event["source"], event["provider"], event["model"]) == ("message", "anthropic", "m")
+    assert (event["cost_micros"], event["total_tokens"]) == (125_000, 10)
+    bad = await append(client, alice, conversation["id"], "x", usage={**usage, "cost_usd": -1})
+    assert bad.status_code == 422
+
+
+async def test_search_finds_messages_in_the_whole_history_newest_first(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    """Window (seqs 241-300) and archive buckets (1-240) alike, literal and case-insensitive,
+    newest first, page by page."""
+    conversation_id = await seed_long_conversation(
+        get_db(), ObjectId(alice.id), 300, window_size=60, title="searchable"
+    )
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"q": "MESSAGE 25", "limit": 4, **({"cursor": cursor} if cursor else {})}
+        page = await client.get(
+            f"{API}/{conversation_id}/messages", params=params, headers=alice.headers
+        )
+        assert page.status_code == 200, page.text
+        seen += [m["seq"] for m in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [*range(259, 249, -1), 25]
+    literal = await client.get(
+        f"{API}/{conversation_id}/messages", params={"q": "2."}, headers=alice.headers
+    )
+    assert literal.json()["items"] == []
+    assert (
+        await client.delete(f"{API}/{conversation_id}", headers=alice.headers)
+    ).status_code == 204
+
+
+async def test_before_still_pages_by_seq_but_not_with_a_cursor(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    conversation = await new_conversation(client, alice)
+    for i in range(6):
+        await append(client, alice, conversation["id"], f"m{i}")
+    url = f"{API}/{conversation['id']}/messages"
+    older = await client.get(url, params={"before": 5, "limit": 2}, headers=alice.headers)
+    assert [m["seq"] for m in older.json()["items"]] == [3, 4]
+    first = (await client.get(url, params={"limit": 2}, headers=alice.headers)).json()
+    assert [m["seq"] for m in first["items"]] == [5, 6]
+    both = await client.get(
+        url, params={"before": 5, "cursor": first["next_cursor"]}, headers=alice.headers
+    )
+    assert both.status_code == 422
+    forged = await client.get(url, params={"cursor": "bm90LWEtY3Vyc29y"}, headers=alice.headers)
+    assert forged.status_code == 422

@@ -127,9 +127,9 @@ async def test_acknowledged_writes_survive_kill_9(settings: Settings, app: FastA
                 await after.get(f"/api/v1/conversations/{conversation['id']}", headers=headers)
             ).json()["message_count"]
             stored: list[dict] = []
-            before = None
+            cursor = None
             while True:
-                params = {"limit": 100, **({"before": before} if before else {})}
+                params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
                 page = (
                     await after.get(
                         f"/api/v1/conversations/{conversation['id']}/messages",
@@ -138,8 +138,8 @@ async def test_acknowledged_writes_survive_kill_9(settings: Settings, app: FastA
                     )
                 ).json()
                 stored = page["items"] + stored
-                before = page["next_cursor"]
-                if not before:
+                cursor = page["next_cursor"]
+                if not cursor:
                     break
             assert [m["seq"] for m in stored] == list(range(1, count + 1))
             by_id = {m["id"]: m["seq"] for m in stored}

@@ -21,7 +21,7 @@ from app.conversations.window import archives_of, conversations_of
 from app.errors import Gone, NotFound, Unprocessable
 from app.links import require_owned_links
 from app.money import to_micros
-from app.pagination import CursorParams, Page, decode_cursor, encode_cursor, page_of
+from app.pagination import CursorParams, Page, encode_cursor, page_of, position_of
 from app.shares.service import delete_shares_of
 from app.usage.ledger import record_usage_event
 from documents.base import day_of, utcnow
@@ -233,7 +233,7 @@ async def list_messages(
     first. The cursor carries the seq to continue below; `before` is the older way to say it."""
     if params.cursor is not None and before is not None:
         raise Unprocessable("Send `cursor` or `before`, not both.", field="query.before")
-    below = before if params.cursor is None else _seq_of_cursor(params.cursor)
+    below = before if params.cursor is None else position_of(params.cursor)
     raw = await window.read_conversation(conversations_of(user), conversation_id)
     limit = params.limit
     if q:
@@ -247,13 +247,6 @@ async def list_messages(
     low = max(1, high - limit + 1)
     items = window.as_messages(await history.messages_between(raw, low, high))
     return Page(items=items, next_cursor=encode_cursor(low, items[0].id) if low > 1 else None)
-
-
-def _seq_of_cursor(cursor: str) -> int:
-    seq, _ = decode_cursor(cursor)
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise Unprocessable("The cursor is not one this API issued.", field="query.cursor")
-    return seq
 
 
 async def edit_message(user: User, conversation_id: str, message_id: str, content: str) -> Message:
