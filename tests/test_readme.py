@@ -1,0 +1,50 @@
+"""The README's first session works when pasted: the block between its `quickstart` markers,
+run by bash against the app in its own process, ends with mongosh printing the usage the block
+recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from pathlib import Path
+
+from app.settings import Settings
+from tests.servers import served_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def quickstart() -> str:
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"<!-- quickstart -->\n```sh\n(.*?)```\n<!-- /quickstart -->", readme, re.S)
+    assert match, "README.md has no quickstart block"
+    return match.group(1)
+
+
+async def test_the_readme_quickstart_prints_the_usage_it_recorded(
+    settings: Settings, mongo_url: str
+) -> None:
+    async with served_app(settings) as served:
+        process = await asyncio.create_subprocess_exec(
+            "bash",
+            "-euo",
+            "pipefail",
+            "-c",
+            quickstart(),
+            cwd=ROOT,
+            env={
+                **os.environ,
+                # What `make run` would answer: its address, its database's URL.
+                "BASE": served.base_url,
+                "DB_URL": mongo_url.rstrip("/") + "/" + settings.mongodb_db,
+            },
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=180)
+    output = stdout.decode()
+    assert process.returncode == 0, stderr.decode() + output
+    table = output.splitlines()[-5:]
+    assert any("gpt-4o" in line and "0.010500" in line for line in table), output
+    assert "(no rows)" not in output
