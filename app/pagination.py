@@ -76,11 +76,11 @@ def decode_cursor(cursor: str) -> tuple[Any, ObjectId]:
 
 
 def position_of(cursor: str) -> int:
-    """The position (≥ 1) a cursor of a list ordered by position carries (a message's seq)."""
-    value, _ = decode_cursor(cursor)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    """The position (≥ 1) a cursor of a list ordered by position carries: a message's seq, in
+    decimal (clients of the messages list have always passed it back as `before` too)."""
+    if not (cursor.isascii() and cursor.isdigit()) or not 1 <= int(cursor) <= 2**62:
         raise Unprocessable("The cursor is not one this API issued.", field="query.cursor")
-    return value
+    return int(cursor)
 
 
 def after_cursor(sort_field: str, cursor: str | None) -> dict[str, Any]:

@@ -557,6 +557,14 @@ async def test_before_still_pages_by_seq_but_not_with_a_cursor(
     assert [m["seq"] for m in older.json()["items"]] == [3, 4]
     first = (await client.get(url, params={"limit": 2}, headers=alice.headers)).json()
     assert [m["seq"] for m in first["items"]] == [5, 6]
+    # A client written when `next_cursor` was documented as the seq for `before` still pages.
+    old_way = await client.get(
+        url, params={"before": first["next_cursor"], "limit": 2}, headers=alice.headers
+    )
+    new_way = await client.get(
+        url, params={"cursor": first["next_cursor"], "limit": 2}, headers=alice.headers
+    )
+    assert old_way.json() == new_way.json() == older.json()
     both = await client.get(
         url, params={"before": 5, "cursor": first["next_cursor"]}, headers=alice.headers
     )

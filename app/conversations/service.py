@@ -21,7 +21,7 @@ from app.conversations.window import archives_of, conversations_of
 from app.errors import Gone, NotFound, Unprocessable
 from app.links import require_owned_links
 from app.money import to_micros
-from app.pagination import CursorParams, Page, encode_cursor, page_of, position_of
+from app.pagination import CursorParams, Page, position_of
 from app.shares.service import delete_shares_of
 from app.usage.ledger import record_usage_event
 from documents.base import day_of, utcnow
@@ -230,7 +230,8 @@ async def list_messages(
     """Without `q`: the latest `limit` messages before the cursor, in seq order, across window
     and archives (one read of the conversation, plus one of the buckets when the page reaches
     past the window). With `q`: the messages containing `q` in the whole history, newest
-    first. The cursor carries the seq to continue below; `before` is the older way to say it."""
+    first. A page's `next_cursor` is the seq to continue below — what it always was, so clients
+    that pass it as `before` (deprecated) keep working while new ones pass it as `cursor`."""
     if params.cursor is not None and before is not None:
         raise Unprocessable("Send `cursor` or `before`, not both.", field="query.before")
     below = before if params.cursor is None else position_of(params.cursor)
@@ -239,14 +240,15 @@ async def list_messages(
     if q:
         pattern = literal_pattern(q)
         found = window.as_messages(await history.search(raw, q, pattern, limit + 1, below))
-        return page_of(found, limit, "seq")
+        more = len(found) > limit
+        return Page(items=found[:limit], next_cursor=str(found[limit - 1].seq) if more else None)
     count = raw.get("message_count", 0)
     high = count if below is None else min(below - 1, count)
     if high < 1:
         return Page(items=[])
     low = max(1, high - limit + 1)
     items = window.as_messages(await history.messages_between(raw, low, high))
-    return Page(items=items, next_cursor=encode_cursor(low, items[0].id) if low > 1 else None)
+    return Page(items=items, next_cursor=str(low) if low > 1 else None)
 
 
 async def edit_message(user: User, conversation_id: str, message_id: str, content: str) -> Message:
