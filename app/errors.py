@@ -206,7 +206,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         detail = "The request did not match the expected shape."
         body_missing = any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors())
-        if body_missing and "content-type" not in request.headers:
+        if body_missing and "json" not in request.headers.get("content-type", ""):
             # JSON bodies are read only when the request says they are JSON (README "API").
             detail = "The body is read as JSON only with `Content-Type: application/json`."
         return problem(

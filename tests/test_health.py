@@ -6,6 +6,7 @@ import pytest
 
 from app.embedded_server import EmbeddedServer
 from app.settings import Settings
+from tests.factories import TestUser
 
 
 async def test_healthz_ok(client: httpx.AsyncClient) -> None:
@@ -82,3 +83,27 @@ def test_settings_reject_bad_values() -> None:
         Settings(port=70000)
     with pytest.raises(ValueError):
         Settings(app_env="staging")
+
+
+async def test_a_json_body_without_content_type_is_refused_and_says_why(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    body = b'{"title": "no content type"}'
+    for content_type in ({}, {"Content-Type": "text/plain"}):
+        refused = await client.post(
+            "/api/v1/conversations", content=body, headers={**alice.headers, **content_type}
+        )
+        assert refused.status_code == 422
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "Content-Type: application/json" in refused.json()["detail"]
+    accepted = await client.post(
+        "/api/v1/conversations",
+        content=body,
+        headers={**alice.headers, "Content-Type": "application/json"},
+    )
+    assert accepted.status_code == 201
+
+
+def test_public_base_url_follows_the_port() -> None:
+    assert Settings(port=9000, public_base_url="").public_base_url == "http://127.0.0.1:9000"
+    assert Settings(public_base_url="https://x.test").public_base_url == "https://x.test"
