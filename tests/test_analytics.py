@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -405,3 +406,34 @@ async def test_mongosh_scripts_agree_with_the_api(
             row["failed"],
         )
     assert rates["ui"]["failure_rate"] == round(2 / 3, 4) and rates["story"]["failure_rate"] == 0
+
+
+async def test_one_period_rule_for_the_api_and_the_mongosh_scripts(
+    client: httpx.AsyncClient, settings: Settings, alice: TestUser
+) -> None:
+    """`to` defaults to today, `from` to 29 days before `to` — with `from` alone the period runs
+    to today, not 29 days past `from` — the same in the API and in mongosh."""
+    today = datetime.now(UTC).date()
+    url = "/api/v1/analytics/usage"
+    plain = (await client.get(url, headers=alice.headers)).json()
+    assert (plain["from"], plain["to"]) == (str(today - timedelta(days=29)), str(today))
+    start = str(today - timedelta(days=40))
+    only_from = (await client.get(url, params={"from": start}, headers=alice.headers)).json()
+    assert (only_from["from"], only_from["to"]) == (start, str(today))
+    outputs = []
+    for params in ({}, {"from": start}):
+        assignments = ", ".join(
+            f"{k}={json.dumps(v)}" for k, v in {"dbName": settings.mongodb_db, **params}.items()
+        )
+        process = await asyncio.create_subprocess_exec(
+            str(MONGOSH), "--quiet", settings.mongodb_url or "", "--eval", f"var {assignments}",
+            str(ROOT / "mongosh" / "cost_by_model.js"),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+        assert process.returncode == 0, stderr.decode()
+        outputs.append(stdout.decode().splitlines()[0])
+    assert outputs == [
+        f"Cost by model, {plain['from']} to {plain['to']}",
+        f"Cost by model, {start} to {today}",
+    ]
