@@ -121,7 +121,9 @@ async def revoke_share(share_id: str, user: CurrentUser) -> Response:
     openapi_extra=BLOB_REQUEST_HEADERS,
 )
 async def view_share(token: str, request: Request, password: PasswordHeader = None):
-    """No auth. Each successful view counts toward `max_views`."""
+    """No auth. Each successful view counts toward `max_views`. A conversation share answers
+    JSON; a site share its index page (generated clients read that through
+    `shared_view_file` with `path=index.html`, as bytes)."""
     share = await service.open_share(token, password, count_view=True)
     if share.resource == "site":
         return await _site_file(share, "index.html", request)
