@@ -53,11 +53,12 @@ LINKED_ELSEWHERE = {
 
 def problems(*statuses: int | tuple[int, str]) -> dict[int | str, dict[str, Any]]:
     """A route's own error statuses, for its decorator's `responses=`, each optionally with
-    what it means there: `problems(409, (410, "The conversation has expired"))`."""
+    what it means there: `problems(409, (410, "The conversation has expired"))`. The body
+    (`Problem`) is added with every other error's in `complete`."""
     declared: dict[int | str, dict[str, Any]] = {}
     for entry in statuses:
         status, description = entry if isinstance(entry, tuple) else (entry, None)
-        declared[status] = {"model": Problem, "description": description or _phrase(status)}
+        declared[status] = {"description": description or _phrase(status)}
     return declared
 
 
