@@ -14,7 +14,7 @@ from app.analytics import pipelines
 from app.money import to_usd
 from app.usage.rebuild import EVENT_FIELDS
 from bench.harness import Bench, Row, Stats, run_genstore
-from bench.seeding import seed_usage
+from bench.seeding import seed_usage, stored_usage_event
 from documents.usage import UsageEvent
 
 MILLION = 1_000_000
@@ -43,26 +43,15 @@ def _batch(prefix: str, b: int) -> list[dict]:
 
 def _stored(owner: ObjectId, event: dict) -> dict:
     """What the raw floor inserts for one event: the same document the app stores."""
-    occurred = datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00"))
-    return {
-        "owner_id": owner,
-        "request_id": event["request_id"],
-        "provider": event["provider"],
-        "model": event["model"],
-        "operation": event["operation"],
-        "prompt_tokens": 10,
-        "completion_tokens": 5,
-        "total_tokens": 15,
-        "cost_micros": 1234,
-        "latency_ms": event["latency_ms"],
-        "status": "ok",
-        "errors": 0,
-        "source": "api",
-        "occurred_at": occurred,
-        "day": occurred.strftime("%Y-%m-%d"),
-        "created_at": occurred,
-        "updated_at": occurred,
-    }
+    return stored_usage_event(
+        owner,
+        request_id=event["request_id"],
+        provider=event["provider"],
+        model=event["model"],
+        operation=event["operation"],
+        latency_ms=event["latency_ms"],
+        occurred=datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00")),
+    )
 
 
 async def analytics_at_a_million(bench: Bench) -> None:

@@ -74,6 +74,39 @@ async def seed_long_conversation(
     return str(conversation_id)
 
 
+def stored_usage_event(
+    owner: ObjectId,
+    *,
+    request_id: str,
+    model: str,
+    latency_ms: int,
+    occurred: datetime,
+    cost_micros: int = 1234,
+    provider: str = "p",
+    operation: str = "chat",
+) -> dict:
+    """A successful call of 10 + 5 tokens recorded through the API, as the app stores it."""
+    return {
+        "owner_id": owner,
+        "request_id": request_id,
+        "provider": provider,
+        "model": model,
+        "operation": operation,
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "total_tokens": 15,
+        "cost_micros": cost_micros,
+        "latency_ms": latency_ms,
+        "status": "ok",
+        "errors": 0,
+        "source": "api",
+        "occurred_at": occurred,
+        "day": occurred.strftime("%Y-%m-%d"),
+        "created_at": occurred,
+        "updated_at": occurred,
+    }
+
+
 async def seed_usage(
     db: AsyncDatabase, owner: ObjectId, count: int, *, cost_micros: int = 1234, days: int = 100
 ) -> None:
@@ -83,25 +116,14 @@ async def seed_usage(
     for i in range(count):
         occurred = start + timedelta(days=i % days)
         batch.append(
-            {
-                "owner_id": owner,
-                "request_id": f"b{i}",
-                "provider": "p",
-                "model": f"m{i % 5}",
-                "operation": "chat",
-                "prompt_tokens": 10,
-                "completion_tokens": 5,
-                "total_tokens": 15,
-                "cost_micros": cost_micros,
-                "latency_ms": 100 + i % 50,
-                "status": "ok",
-                "errors": 0,
-                "source": "api",
-                "occurred_at": occurred,
-                "day": occurred.strftime("%Y-%m-%d"),
-                "created_at": occurred,
-                "updated_at": occurred,
-            }
+            stored_usage_event(
+                owner,
+                request_id=f"b{i}",
+                model=f"m{i % 5}",
+                latency_ms=100 + i % 50,
+                occurred=occurred,
+                cost_micros=cost_micros,
+            )
         )
         if len(batch) == 10_000:
             await db.usage_events.insert_many(batch, ordered=False)
