@@ -1,7 +1,7 @@
 """The one AsyncMongoClient of a process, and Beanie's initialisation on top of it.
 
 Raw driver for index management only: indexes are created from the declared `IndexModel`s,
-one per command where the engine needs it (`app/engine.py`); Beanie's own index creation
+one per command where the engine needs it (`app/engine/`); Beanie's own index creation
 is off.
 """
 
@@ -102,7 +102,7 @@ def declared_indexes() -> dict[str, list[IndexModel]]:
 
 async def ensure_indexes(db: AsyncDatabase | None = None) -> None:
     """Create the declared indexes: one command per collection, or one per index where the
-    engine cannot take a batch that mixes existing and new indexes (`app/engine.py`)."""
+    engine cannot take a batch that mixes existing and new indexes (`app/engine/`)."""
     db = db if db is not None else get_db()
     batched = engine.profile().batched_create_indexes
     for collection, indexes in declared_indexes().items():

@@ -2,7 +2,7 @@
 
 Production talks to MongoDB through ``MONGODB_URL``; this module is only for the machines where
 no ``mongod`` can be installed. The URL it hands out is a plain one: the connection pool is chosen
-by the engine profile at connect (``app/engine.py``), which gives FerretDB v1 one connection per
+by the engine profile at connect (``app/engine/``), which gives FerretDB v1 one connection per
 process because it does not isolate concurrent updates of one document.
 """
 

@@ -14,8 +14,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import engine
 
 log = logging.getLogger("app.errors")
 
@@ -234,7 +241,33 @@ def install_error_handlers(app: FastAPI) -> None:
                 headers={"Retry-After": "2"},
             )
 
+    @app.exception_handler(engine.EngineBusy)
+    async def _engine_busy(_: Request, exc: engine.EngineBusy) -> JSONResponse:
+        return _busy(exc.retry_after)
+
+    @app.exception_handler(OperationFailure)
+    async def _operation_failure(_: Request, exc: OperationFailure) -> JSONResponse:
+        # A transient answer from a write outside the primitives (README "Engines").
+        kind = engine.transient_kind(exc)
+        if kind is None:
+            return _unexpected_error(exc)
+        engine.count(kind, "unretried")
+        log.warning("transient engine answer: %s", kind)
+        return _busy(1)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return problem(500, "An unexpected error occurred.")
+        return _unexpected_error(exc)
+
+
+def _busy(retry_after: int) -> JSONResponse:
+    return problem(
+        503,
+        "The database is busy with concurrent writes; retry shortly.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def _unexpected_error(exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "An unexpected error occurred.")

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     app_env: Literal["development", "test", "production"] = "development"
     mongodb_url: str | None = None
     mongodb_db: str = "genstore"
-    # Connections per process; unset: the engine profile decides (app/engine.py).
+    # Connections per process; unset: the engine profile decides (app/engine/).
     mongodb_pool_size: int | None = Field(default=None, ge=1, le=1000)
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: str = ""

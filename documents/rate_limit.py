@@ -1,7 +1,7 @@
 """Fixed-window request counters, shared by every app process through the database.
 
 One document per key and minute, `_id` "<key>:<window>": created by an insert that may lose a
-race, then only ever `$inc`ed (never a racing upsert, `app/engine.py`), and removed by the
+race, then only ever `$inc`ed (never a racing upsert, `app/engine/`), and removed by the
 clean-up job once the window is over.
 """
 

@@ -24,7 +24,7 @@ RAW_DRIVER_MODULES = {
     "app/database.py",
     "app/diagnostics/service.py",
     "app/dump.py",
-    "app/engine.py",
+    "app/engine/writes.py",
     "app/migrations/runner.py",
     "app/migrations/steps.py",
     "app/storage/blobs.py",
@@ -88,7 +88,10 @@ def test_layers_point_down() -> None:
         imported = GRAPH.find_modules_directly_imported_by(module)
         assert not {m for m in imported if m.startswith("app")}, f"{module} imports the app"
     services = {m for m in GRAPH.modules if m.endswith(".service")}
-    for module in GRAPH.find_descendants("app.storage") | {"app.storage", "app.engine"}:
+    lower = {"app.storage", "app.engine"}
+    for module in (
+        GRAPH.find_descendants("app.storage") | GRAPH.find_descendants("app.engine") | lower
+    ):
         imported = GRAPH.find_modules_directly_imported_by(module)
         assert not imported & services, f"{module} imports a service"
 
@@ -103,6 +106,23 @@ def test_raw_driver_only_where_it_says_why() -> None:
     for module in RAW_DRIVER_MODULES:
         docstring = (ROOT / module).read_text().split('"""')[1].lower()
         assert "raw driver" in docstring or "driver" in docstring, module
+
+
+def test_driver_errors_are_met_in_the_engine_module() -> None:
+    """Unique violations and transient answers are handled by the engine's write primitives:
+    outside `app/engine/`, only the API's error handler names a driver error."""
+    pattern = re.compile(
+        r"except .*(DuplicateKeyError|OperationFailure|BulkWriteError)|is_unique_(violation|error)"
+        r"|exception_handler\((DuplicateKeyError|OperationFailure|BulkWriteError)"
+    )
+    places = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in (ROOT / "app").rglob("*.py")
+        if "engine" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert len(places) <= 2, places
 
 
 def test_owner_filters_come_from_the_scope() -> None:

@@ -10,9 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from pymongo.errors import OperationFailure
+from prometheus_client import REGISTRY
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from app import database, engine
+from app.engine import contention
 from app.settings import Settings
 from tests.factories import TestUser, register_user
 from tests.test_cli import run_cli
@@ -83,7 +85,8 @@ def test_only_the_engine_modules_name_an_engine() -> None:
     found = subprocess.run(
         ["grep", "-ril", "ferretdb", "app/"], cwd=ROOT, capture_output=True, text=True
     ).stdout.split()
-    assert sorted(found) == ["app/embedded_server.py", "app/engine.py"]
+    assert found
+    assert all(p == "app/embedded_server.py" or p.startswith("app/engine/") for p in found)
 
 
 async def test_doctor_reports_engine_indexes_and_migrations(
@@ -128,3 +131,113 @@ async def test_admin_engine_is_for_administrators(
         engine.profile().isolated_updates
     )
     assert {"users", "conversations"} <= {c["collection"] for c in body["collections"]}
+
+
+# --- transient answers under contention ------------------------------------------------------
+
+DEADLOCK_IN_BULK = 16908292  # what DocumentDB puts in a bulk write's row for SQLSTATE 40P01
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        (
+            OperationFailure("WriteConflict error", 112, {"errmsg": "WriteConflict"}),
+            "write_conflict",
+        ),
+        (OperationFailure("lock timeout", 24, {}), "lock_timeout"),
+        (OperationFailure("lock busy", 46, {}), "lock_busy"),
+        (OperationFailure("deadlock detected", 1, {"errmsg": "deadlock detected"}), "deadlock"),
+        (
+            OperationFailure("could not serialize access due to concurrent update", 1, {}),
+            "serialization",
+        ),
+        (OperationFailure("canceling statement due to lock timeout", 1, {}), "lock_timeout"),
+        (
+            OperationFailure("x", 251, {"errorLabels": ["TransientTransactionError"]}),
+            "transient_label",
+        ),
+        (OperationFailure("x", 91, {"errorLabels": ["RetryableWriteError"]}), "retryable_label"),
+        (
+            BulkWriteError(
+                {
+                    "writeErrors": [
+                        {"index": 0, "code": 11000, "errmsg": "E11000 duplicate key"},
+                        {"index": 1, "code": DEADLOCK_IN_BULK, "errmsg": "deadlock detected"},
+                    ]
+                }
+            ),
+            "deadlock",
+        ),
+        (OperationFailure("E11000 duplicate key", 11000, {}), None),
+        (OperationFailure("conflicting key value violates exclusion constraint", 1, {}), None),
+        (OperationFailure("bad value", 2, {}), None),
+        (BulkWriteError({"writeErrors": [{"index": 0, "code": 11000, "errmsg": "E11000"}]}), None),
+    ],
+)
+def test_transient_answers_are_classified(answer: OperationFailure, kind: str | None) -> None:
+    assert engine.transient_kind(answer) == kind
+
+
+def test_sqlstates_are_packed_as_postgresql_does() -> None:
+    assert contention.sqlstate("40P01") == DEADLOCK_IN_BULK
+    assert contention.sqlstate("00000") == 0
+
+
+def test_backoff_is_bounded_and_jittered() -> None:
+    waits = [
+        contention.backoff(attempt) for attempt in range(contention.ATTEMPTS) for _ in range(50)
+    ]
+    assert all(0 <= wait <= contention.MAX_DELAY_S for wait in waits)
+    assert len(set(waits)) > len(waits) // 2  # jitter: the waits differ
+
+
+def transient_count(kind: str, outcome: str) -> float:
+    labels = {"engine": engine.profile().name, "kind": kind, "outcome": outcome}
+    return REGISTRY.get_sample_value("db_transient_errors_total", labels) or 0.0
+
+
+USAGE = {"provider": "openai", "model": "gpt-x", "operation": "chat", "prompt_tokens": 3}
+
+
+async def test_a_transient_answer_is_retried(client: httpx.AsyncClient, alice: TestUser) -> None:
+    retried = transient_count("deadlock", "retried")
+    with engine.forced_transient(3):
+        created = await client.post(
+            "/api/v1/usage", json={**USAGE, "request_id": "forced-1"}, headers=alice.headers
+        )
+    assert created.status_code == 201, created.text
+    assert transient_count("deadlock", "retried") == retried + 3
+    again = await client.post(
+        "/api/v1/usage", json={**USAGE, "request_id": "forced-1"}, headers=alice.headers
+    )
+    assert again.status_code == 200
+
+
+async def test_a_persisting_transient_answer_is_a_503_that_changes_nothing(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    exhausted = transient_count("write_conflict", "exhausted")
+    with engine.forced_transient(1000, "write_conflict"):
+        busy = await client.post(
+            "/api/v1/usage", json={**USAGE, "request_id": "forced-2"}, headers=alice.headers
+        )
+        email = f"busy-{alice.email}"
+        refused = await client.post(
+            "/api/v1/auth/register", json={"email": email, "password": "a-long-password"}
+        )
+    for answer in (busy, refused):
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert int(answer.headers["Retry-After"]) >= 1
+        assert answer.json()["status"] == 503
+    assert transient_count("write_conflict", "exhausted") == exhausted + 2
+    # Nothing was written: the event is new and the email free.
+    created = await client.post(
+        "/api/v1/usage", json={**USAGE, "request_id": "forced-2"}, headers=alice.headers
+    )
+    assert created.status_code == 201
+    registered = await client.post(
+        "/api/v1/auth/register", json={"email": email, "password": "a-long-password"}
+    )
+    assert registered.status_code == 201

@@ -10,7 +10,7 @@ and averages are divided in Python afterwards.
 
 A report with several measures is one `$group` with one accumulator per measure where the
 engine computes them all (`one_group=True`, MongoDB); where it computes only the first
-(`app/engine.py`), the portable form runs one small pipeline per measure (`measure_by`) and
+(`app/engine/`), the portable form runs one small pipeline per measure (`measure_by`) and
 the service joins the rows by key. Both forms are built here from the same measures, so they
 cannot drift apart. The `mongosh/` scripts run the portable form.
 """

@@ -59,7 +59,7 @@ def _key(value: Any) -> str | None:
 
 
 def one_group() -> bool:
-    """Whether the engine computes every accumulator of one `$group` (`app/engine.py`)."""
+    """Whether the engine computes every accumulator of one `$group` (`app/engine/`)."""
     return engine.profile().multi_accumulator_group
 
 

@@ -6,9 +6,8 @@ import time
 from datetime import UTC, datetime
 
 from beanie import UpdateResponse
-from pymongo.errors import OperationFailure
 
-from app.engine import is_unique_violation
+from app.engine import increment_or_insert
 from app.errors import TooManyRequests
 from documents.rate_limit import RateLimitWindow
 
@@ -37,10 +36,9 @@ async def current_count(key: str, window: int) -> int:
 async def count_request(key: str, window: int) -> int:
     """Add one to the window's counter and return the new count.
 
-    The window's document is created by an insert that may lose a race, never by a racing
-    `$inc` upsert (which loses increments on some engines, `app/engine.py`): the common case is
-    one `$inc` on the existing document; the first request of a window inserts it with count 1;
-    a request that loses that insert increments the winner's document.
+    The engine's counter primitive (`engine.increment_or_insert`): the common case is one `$inc`
+    on the existing document; the first request of a window inserts it with count 1; a request
+    that loses that insert increments the winner's document.
     """
     window_id = f"{key}:{window}"
 
@@ -50,17 +48,7 @@ async def count_request(key: str, window: int) -> int:
         )
         return None if counter is None else counter.hits
 
-    count = await increment()
-    if count is not None:
-        return count
     expires_at = datetime.fromtimestamp((window + 2) * WINDOW_SECONDS, UTC)
-    try:
-        await RateLimitWindow(id=window_id, key=key, window=window, expires_at=expires_at).insert()
-        return 1
-    except OperationFailure as exc:
-        if not is_unique_violation(exc):
-            raise
-    count = await increment()
-    if count is None:  # pragma: no cover - the insert failed because the window exists
-        raise RuntimeError(f"rate-limit window {window_id} vanished")
-    return count
+    first = RateLimitWindow(id=window_id, key=key, window=window, expires_at=expires_at)
+    count = await increment_or_insert(increment, first)
+    return first.hits if count is None else count

@@ -11,10 +11,11 @@ declares `public_when` can also be read through `readable(Model, user)` (the own
 plus the public ones) or `public(Model)` (only the public ones, for anonymous readers); both
 scopes refuse to write.
 
-Reads and writes go through Beanie and come back as documents (or projections of them). The raw
-driver's collection stays reachable as `collection` for the one module that needs what Beanie
-cannot say (the message-window engine, `app/conversations/window.py`); it still takes its
-filters from `filter()`.
+Reads and writes go through Beanie and come back as documents (or projections of them); each
+write is one command, retried under the engine's policy for transient answers (`app/engine/`).
+The raw driver's collection stays reachable as `collection` for the one module that needs what
+Beanie cannot say (the message-window engine, `app/conversations/window.py`); it still takes
+its filters from `filter()`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bson.errors import InvalidId
 from pydantic import BaseModel
 from pymongo.asynchronous.collection import AsyncCollection
 
+from app.engine import increment_within, retrying
 from app.errors import NotFound
 from app.pagination import CursorParams, Page, after_cursor, page_of
 from documents.base import OwnedDocument
@@ -194,9 +196,10 @@ class Scope(Generic[D]):
         """One atomic findAndModify on one owned document, guarded by `extra`: the document
         after (or `before`) the update, None when nothing matched."""
         self._writable()
-        return await self.model.find_one(self.id_filter(document_id, extra)).update(
-            update,
-            response_type=UpdateResponse.OLD_DOCUMENT if before else UpdateResponse.NEW_DOCUMENT,
+        filter_ = self.id_filter(document_id, extra)
+        response = UpdateResponse.OLD_DOCUMENT if before else UpdateResponse.NEW_DOCUMENT
+        return await retrying(
+            lambda: self.model.find_one(filter_).update(update, response_type=response)
         )
 
     async def update_or_404(
@@ -209,21 +212,33 @@ class Scope(Generic[D]):
 
     async def update_many(self, extra: dict[str, Any], update: dict[str, Any]) -> int:
         self._writable()
-        result = await self.model.find(self.filter(extra)).update_many(update)
+        filter_ = self.filter(extra)
+        result = await retrying(lambda: self.model.find(filter_).update_many(update))
         return result.matched_count if result is not None else 0
+
+    async def increment_within(
+        self, document_id: Any, increments: dict[str, int], *, total: str, limit: int | None
+    ) -> bool:
+        """A guarded counter (`engine.increment_within`) on one owned document."""
+        self._writable()
+        filter_ = self.filter({"_id": document_id})
+        return await increment_within(
+            self.collection, filter_, increments, total=total, limit=limit
+        )
 
     async def delete_or_404(self, document_id: Any) -> ObjectId:
         """Delete one owned document; its id, for what the caller deletes next."""
         self._writable()
         filter_ = self.id_filter(document_id)
-        result = await self.model.find_one(filter_).delete()
+        result = await retrying(lambda: self.model.find_one(filter_).delete())
         if result is None or result.deleted_count != 1:
             raise self.not_found()
         return filter_["_id"]
 
     async def delete_many(self, extra: dict[str, Any] | None = None) -> int:
         self._writable()
-        result = await self.model.find(self.filter(extra)).delete()
+        filter_ = self.filter(extra)
+        result = await retrying(lambda: self.model.find(filter_).delete())
         return result.deleted_count if result is not None else 0
 
 

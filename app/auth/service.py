@@ -6,7 +6,6 @@ from datetime import date, timedelta
 
 from beanie import UpdateResponse
 from bson import ObjectId
-from pymongo.errors import OperationFailure
 
 from app.auth.mail import Mail, MailSender
 from app.auth.security import (
@@ -16,7 +15,7 @@ from app.auth.security import (
     sha256_hex,
     verify_password,
 )
-from app.engine import is_unique_violation
+from app.engine import insert_unless_exists, retrying
 from app.errors import BadRequest, Conflict, Unauthorized
 from documents.api_key import ApiKey
 from documents.base import utcnow
@@ -31,12 +30,8 @@ async def register(email: str, password: str, name: str | None, birthdate: date 
     user = User(
         email=email.lower(), password_hash=hash_password(password), name=name, birthdate=birthdate
     )
-    try:
-        await user.insert()
-    except OperationFailure as exc:
-        if not is_unique_violation(exc):
-            raise
-        raise Conflict("An account with this email already exists.") from exc
+    if not await insert_unless_exists(user):
+        raise Conflict("An account with this email already exists.")
     return user
 
 
@@ -119,9 +114,11 @@ async def reset_password(token: str, password: str) -> None:
 async def use_api_key(key: str) -> ApiKey | None:
     """The live key with this secret, its usage counted in the same findAndModify (no
     read-modify-write); None for an unknown or revoked key."""
-    return await ApiKey.find_one({"key_hash": sha256_hex(key), "revoked_at": None}).update(
-        {"$inc": {"usage.count": 1}, "$set": {"usage.last_used_at": utcnow()}},
-        response_type=UpdateResponse.NEW_DOCUMENT,
+    return await retrying(
+        lambda: ApiKey.find_one({"key_hash": sha256_hex(key), "revoked_at": None}).update(
+            {"$inc": {"usage.count": 1}, "$set": {"usage.last_used_at": utcnow()}},
+            response_type=UpdateResponse.NEW_DOCUMENT,
+        )
     )
 
 
@@ -137,15 +134,12 @@ async def user_for_external_identity(subject: TokenSubject) -> User:
     identity = await ExternalIdentity.find_one(key)
     if identity is None:
         claim = ExternalIdentity(**key, user_id=ObjectId())
-        try:
-            await claim.insert()
+        if await insert_unless_exists(claim):
             identity = claim
-        except OperationFailure as exc:
-            if not is_unique_violation(exc):
-                raise
+        else:
             identity = await ExternalIdentity.find_one(key)
-            if identity is None:  # the unique index only fails when the row exists
-                raise
+            if identity is None:  # pragma: no cover - refused only when the row exists
+                raise Conflict("The identity is being created concurrently; try again.")
     user_id = identity.user_id
     user = await User.get(user_id)
     if user is not None:
@@ -155,14 +149,10 @@ async def user_for_external_identity(subject: TokenSubject) -> User:
         if not candidate:
             continue
         user = User(id=user_id, email=candidate, name=subject.name, email_verified=False)
-        try:
-            await user.insert()
+        if await insert_unless_exists(user):
             return user
-        except OperationFailure as exc:
-            if not is_unique_violation(exc):
-                raise
-            existing = await User.get(user_id)
-            if existing is not None:
-                return existing  # a concurrent request created it
-            # The email belongs to another account: fall back to a placeholder address.
+        existing = await User.get(user_id)
+        if existing is not None:
+            return existing  # a concurrent request created it
+        # The email belongs to another account: fall back to a placeholder address.
     raise Conflict("Could not create a user for this identity.")

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bson import Int64, ObjectId
-from pymongo.errors import OperationFailure
+from bson import ObjectId
 
 from app.auth.scoping import owned, owner_id_of, parse_object_id
 from app.budgets import limits
@@ -27,7 +26,7 @@ from app.budgets.schemas import (
     StorageRead,
     UserLimitsUpdate,
 )
-from app.engine import is_unique_violation
+from app.engine import insert_unless_exists
 from app.errors import BudgetExceeded, NotFound, Unprocessable
 from app.money import to_micros, to_usd_text
 from app.usage.rollups import budget_id
@@ -39,23 +38,17 @@ from documents.user import User
 
 async def _ensure_budget(owner: ObjectId, month: str, api_key_id: ObjectId | None) -> str:
     target = budget_id(owner, month, api_key_id)
-    budget = SpendBudget(id=target, owner_id=owner, month=month, api_key_id=api_key_id)
-    try:
-        await budget.insert()
-    except OperationFailure as exc:
-        if not is_unique_violation(exc):
-            raise
+    await insert_unless_exists(
+        SpendBudget(id=target, owner_id=owner, month=month, api_key_id=api_key_id)
+    )
     return target
 
 
 async def _hold(owner: ObjectId, target: str, amount: int, limit: int | None) -> bool:
-    guard: dict = {"_id": target}
-    if limit is not None:
-        if amount > limit:
-            return False
-        guard["committed_micros"] = {"$lte": limit - amount}
-    change = {"$inc": {"reserved_micros": Int64(amount), "committed_micros": Int64(amount)}}
-    return await owned(SpendBudget, owner).update_many(guard, change) == 1
+    increments = {"reserved_micros": amount, "committed_micros": amount}
+    return await owned(SpendBudget, owner).increment_within(
+        target, increments, total="committed_micros", limit=limit
+    )
 
 
 async def _unhold(owner: ObjectId, target: str, amount: int) -> None:

@@ -2,7 +2,7 @@
 archive buckets older messages roll into (`documents/conversation.py` explains the layout).
 
 Raw driver, by design: an append is one findAndModify that asks back only the counters where the
-engine can project (`app/engine.py`); a roll writes the remaining window in one update guarded by
+engine can project (`app/engine/`); a roll writes the remaining window in one update guarded by
 the window's revision; and a page of a 20,000-message history is assembled from the window and a
 few buckets as stored, validated once as the page's messages rather than as whole documents.
 Filters still come from the owner scope (`Scope.filter`), never written here.
@@ -18,11 +18,11 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.errors import OperationFailure
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.results import UpdateResult
 
 from app import engine
 from app.auth.scoping import Scope, owned
-from app.engine import is_unique_violation
 from documents.base import utcnow
 from documents.conversation import (
     MESSAGE_OVERHEAD_BYTES,
@@ -86,15 +86,17 @@ async def append(
     where `extra` (not expired; the parent in the window) holds. None when it does not."""
     now = message["created_at"]
     fields = APPEND_RESULT if engine.profile().find_and_modify_projection else None
-    raw = await scope.collection.find_one_and_update(
-        scope.id_filter(conversation_id, extra),
-        {
-            "$push": {"messages": message},
-            "$inc": {"message_count": 1, "window_bytes": message["size"], "revision": 1},
-            "$set": {"last_message_at": now, "activity_at": now, "updated_at": now},
-        },
-        projection=fields,
-        return_document=ReturnDocument.AFTER,
+    raw = await engine.retrying(
+        lambda: scope.collection.find_one_and_update(
+            scope.id_filter(conversation_id, extra),
+            {
+                "$push": {"messages": message},
+                "$inc": {"message_count": 1, "window_bytes": message["size"], "revision": 1},
+                "$set": {"last_message_at": now, "activity_at": now, "updated_at": now},
+            },
+            projection=fields,
+            return_document=ReturnDocument.AFTER,
+        )
     )
     if raw is None:
         return None
@@ -111,9 +113,18 @@ async def set_first_title(
     scope: Scope[Conversation], conversation_id: ObjectId, title: str
 ) -> None:
     """Title an untitled conversation; a title set meanwhile wins."""
-    await scope.collection.update_one(
-        scope.filter({"_id": conversation_id, "title": None}), {"$set": {"title": title}}
+    await _update_one(
+        scope.collection,
+        scope.filter({"_id": conversation_id, "title": None}),
+        {"$set": {"title": title}},
     )
+
+
+async def _update_one(
+    collection: AsyncCollection, filter_: dict[str, Any], update: dict[str, Any]
+) -> UpdateResult:
+    """One single-document update, retried on a transient answer (which applied nothing)."""
+    return await engine.retrying(lambda: collection.update_one(filter_, update))
 
 
 # --- roll ------------------------------------------------------------------------------------
@@ -143,16 +154,18 @@ async def roll_window(owner_id: ObjectId, conversation_id: ObjectId) -> Roll:
     copy wins) and the next roll completes.
 
     Step (3) sets the remaining window rather than `$pull`ing the moved messages: some engines
-    ignore `$pull` conditions on fields of embedded documents (`app/engine.py`), and the guarded
+    ignore `$pull` conditions on fields of embedded documents (`app/engine/`), and the guarded
     `$set` is just as atomic on MongoDB.
     """
     scope = conversations_of(owner_id)
     now = utcnow()
     free = {"$or": [{"rolling_until": None}, {"rolling_until": {"$lt": now}}]}
-    leased = await scope.collection.find_one_and_update(
-        scope.filter({"_id": conversation_id, **free}),
-        {"$set": {"rolling_until": now + ROLL_LEASE}},
-        return_document=ReturnDocument.AFTER,
+    leased = await engine.retrying(
+        lambda: scope.collection.find_one_and_update(
+            scope.filter({"_id": conversation_id, **free}),
+            {"$set": {"rolling_until": now + ROLL_LEASE}},
+            return_document=ReturnDocument.AFTER,
+        )
     )
     if leased is None:
         return Roll(RollOutcome.BUSY)
@@ -166,8 +179,10 @@ async def roll_window(owner_id: ObjectId, conversation_id: ObjectId) -> Roll:
                 return Roll(RollOutcome.NOTHING)
         return Roll(RollOutcome.CHANGED)
     finally:
-        await scope.collection.update_one(
-            scope.filter({"_id": conversation_id}), {"$set": {"rolling_until": None}}
+        await _update_one(
+            scope.collection,
+            scope.filter({"_id": conversation_id}),
+            {"$set": {"rolling_until": None}},
         )
 
 
@@ -187,7 +202,8 @@ async def _roll_once(scope: Scope[Conversation], raw: dict[str, Any]) -> Roll:
     to_move = [with_seq(m, archived + i + 1) for i, m in enumerate(messages[:moving])]
     for bucket, group in groupby(to_move, key=lambda m: bucket_of(m["seq"])):
         await copy_to_archive(scope.owner_id, raw["_id"], bucket, list(group))
-    result = await scope.collection.update_one(
+    result = await _update_one(
+        scope.collection,
         scope.filter({"_id": raw["_id"], "revision": raw.get("revision", 0)}),
         {
             "$set": {"messages": messages[moving:], "window_bytes": remaining_bytes},
@@ -207,26 +223,24 @@ async def copy_to_archive(
         existing = await archives.collection.find_one(key)
         if existing is None:
             now = utcnow()
-            try:
-                await archives.collection.insert_one(
-                    {**key, "messages": messages, "created_at": now, "updated_at": now}
-                )
+            row = {**key, "messages": messages, "created_at": now, "updated_at": now}
+            if await engine.insert_row_unless_exists(archives.collection, row):
                 return
-            except OperationFailure as exc:
-                if not is_unique_violation(exc):
-                    raise
-                continue  # created concurrently: read it and add what it lacks
+            continue  # created concurrently: read it and add what it lacks
         present = {m["id"]: i for i, m in enumerate(existing.get("messages", []))}
         missing = [m for m in messages if m["id"] not in present]
         if missing:
-            await archives.collection.update_one(
-                key, {"$push": {"messages": {"$each": missing}}, "$set": {"updated_at": utcnow()}}
+            await _update_one(
+                archives.collection,
+                key,
+                {"$push": {"messages": {"$each": missing}}, "$set": {"updated_at": utcnow()}},
             )
         # A copy made before an edit of the window's message is brought up to date.
         for message in messages:
             index = present.get(message["id"])
             if index is not None and existing["messages"][index] != message:
-                await archives.collection.update_one(
+                await _update_one(
+                    archives.collection,
                     {**key, f"messages.{index}.id": message["id"]},
                     {"$set": {f"messages.{index}": message}},
                 )
@@ -258,14 +272,15 @@ async def edit_in_window(
     scope: Scope[Conversation], conversation_id: Any, target: ObjectId, content: str, now: datetime
 ) -> tuple[dict[str, Any], RawMessage | None] | None:
     """Edit the window's copy of `target`, addressed by its index with its id in the filter as
-    a guard (the positional `$` is not on every engine, `app/engine.py`). (conversation, edited
+    a guard (the positional `$` is not on every engine, `app/engine/`). (conversation, edited
     message or None when it is not in the window); None when a roll moved it meanwhile."""
     raw = await read_conversation(scope, conversation_id)
     messages = raw.get("messages", [])
     index = next((i for i, m in enumerate(messages) if m["id"] == target), None)
     if index is None:
         return raw, None
-    result = await scope.collection.update_one(
+    result = await _update_one(
+        scope.collection,
         scope.filter({"_id": raw["_id"], f"messages.{index}.id": target}),
         {
             "$set": {
@@ -294,9 +309,15 @@ async def edit_in_archive(
         if bucket is None:
             return None
         index = next(i for i, m in enumerate(bucket["messages"]) if m["id"] == target)
-        result = await archives.collection.update_one(
+        result = await _update_one(
+            archives.collection,
             archives.filter({"_id": bucket["_id"], f"messages.{index}.id": target}),
-            {"$set": {f"messages.{index}.content": content, f"messages.{index}.edited_at": now}},
+            {
+                "$set": {
+                    f"messages.{index}.content": content,
+                    f"messages.{index}.edited_at": now,
+                }
+            },
         )
         if result.matched_count:
             return {**bucket["messages"][index], "content": content, "edited_at": now}

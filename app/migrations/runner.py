@@ -16,9 +16,8 @@ from datetime import timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
 
-from app.engine import is_unique_violation
+from app.engine import insert_row_unless_exists
 from app.migrations.steps import MIGRATIONS, Migration
 from documents.base import utcnow
 
@@ -43,12 +42,9 @@ async def _lock(db: AsyncDatabase) -> None:
     now = utcnow()
     collection = db[COLLECTION]
     await collection.delete_one({"_id": LOCK_ID, "expires_at": {"$lt": now}})
-    try:
-        await collection.insert_one({"_id": LOCK_ID, "expires_at": now + LEASE})
-    except OperationFailure as exc:
-        if not is_unique_violation(exc):
-            raise
-        raise MigrationLocked("another migration run holds the lock") from exc
+    lock = {"_id": LOCK_ID, "expires_at": now + LEASE}
+    if not await insert_row_unless_exists(collection, lock):
+        raise MigrationLocked("another migration run holds the lock")
 
 
 async def _unlock(db: AsyncDatabase) -> None:

@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
 
 from app.budgets.check import check_quotas
 from app.database import declared_indexes, ensure_indexes, get_db
+from app.engine import drop_index_if_exists
 from app.usage.rebuild import rebuild_rollups
 from documents.budget import Reservation, SpendBudget, StorageUse
 from documents.usage import UsageBatch, UsageRollup
@@ -36,10 +36,7 @@ async def create_indexes(db: AsyncDatabase) -> None:
 async def drop_indexes(db: AsyncDatabase) -> None:
     for collection, indexes in declared_indexes().items():
         for index in indexes:
-            try:
-                await db[collection].drop_index(index.document["name"])
-            except OperationFailure:
-                pass  # already gone
+            await drop_index_if_exists(db[collection], index.document["name"])
 
 
 async def backfill_usage_errors(db: AsyncDatabase) -> None:

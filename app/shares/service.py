@@ -20,6 +20,7 @@ from app.auth.rate_limit import WINDOW_SECONDS, count_request, current_count
 from app.auth.scoping import owned, parse_object_id
 from app.auth.security import hash_password, new_secret, sha256_hex, verify_password
 from app.conversations import history, window
+from app.engine import retrying
 from app.errors import Conflict, Gone, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from app.observability import SHARE_VIEWS
 from app.pagination import CursorParams, Page
@@ -227,7 +228,17 @@ async def open_share(token: str, password: str | None, *, count_view: bool) -> S
     await _check_password(share, password)
     if not count_view:
         return share
-    counted = await Share.find_one(
+    counted = await retrying(lambda: _count_view(share, now))
+    if counted is None:
+        again = await _find(token)
+        raise Gone(GONE[_unusable(again, utcnow()) or "exhausted"])
+    SHARE_VIEWS.labels(share.resource).inc()
+    return counted
+
+
+async def _count_view(share: Share, now: datetime) -> Share | None:
+    """One findAndModify: a view counted only while the share is usable."""
+    return await Share.find_one(
         {
             "_id": share.id,
             "revoked_at": None,
@@ -243,11 +254,6 @@ async def open_share(token: str, password: str | None, *, count_view: bool) -> S
         },
         response_type=UpdateResponse.NEW_DOCUMENT,
     )
-    if counted is None:
-        again = await _find(token)
-        raise Gone(GONE[_unusable(again, utcnow()) or "exhausted"])
-    SHARE_VIEWS.labels(share.resource).inc()
-    return counted
 
 
 @dataclass(frozen=True)

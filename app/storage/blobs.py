@@ -16,11 +16,10 @@ from bson import Binary, ObjectId
 from gridfs.errors import CorruptGridFile, NoFile
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import OperationFailure
 
 from app.auth.scoping import blob_filter
 from app.database import get_db
-from app.engine import is_unique_violation
+from app.engine import insert_row_unless_exists
 from app.errors import PayloadTooLarge, Unprocessable
 from app.storage.leases import UploadLease
 from app.storage.quota import StorageHold, count_again
@@ -76,6 +75,7 @@ async def put(
     file_id = ObjectId()
     hold = await StorageHold.start(owner_id)
     registered = False
+    stored = False
     hasher = hashlib.sha256()
     size = 0
     head = b""
@@ -135,35 +135,35 @@ async def put(
             return StoredBlob(sha256, size, head, created=False)
         await flush(final=True)
         now = utcnow()
-        try:
-            await files_collection().insert_one(
-                {
-                    "_id": file_id,
-                    "length": size,
-                    "chunkSize": CHUNK_SIZE,
-                    "uploadDate": now,
-                    "filename": sha256,
-                    "metadata": {
-                        "owner_id": owner_id,
-                        "sha256": sha256,
-                        "last_referenced_at": now,
-                        "touches": 0,
-                        "counted": True,
-                    },
-                }
-            )
-        except OperationFailure as exc:
-            if not is_unique_violation(exc):
-                raise
+        created = await insert_row_unless_exists(
+            files_collection(),
+            {
+                "_id": file_id,
+                "length": size,
+                "chunkSize": CHUNK_SIZE,
+                "uploadDate": now,
+                "filename": sha256,
+                "metadata": {
+                    "owner_id": owner_id,
+                    "sha256": sha256,
+                    "last_referenced_at": now,
+                    "touches": 0,
+                    "counted": True,
+                },
+            },
+        )
+        if not created:
             # A concurrent upload of the same bytes won; keep its blob, drop our chunks.
             await drop_chunks(file_id)
             await _reuse(owner_id, sha256)
             await hold.give_back()
             return StoredBlob(sha256, size, head, created=False)
+        stored = True  # the chunks are the blob's now: never dropped below
         await hold.stored(size)
         return StoredBlob(sha256, size, head, created=True)
     except BaseException:
-        await drop_chunks(file_id)
+        if not stored:
+            await drop_chunks(file_id)
         await hold.give_back()
         raise
 

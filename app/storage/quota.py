@@ -19,12 +19,11 @@ Raw driver: the counted flag lives on the GridFS file documents (`blobs.files`).
 from __future__ import annotations
 
 from bson import Int64, ObjectId
-from pymongo.errors import OperationFailure
 
 from app.auth.scoping import blob_filter, owned
 from app.budgets.limits import storage_limit
 from app.database import get_db
-from app.engine import is_unique_violation
+from app.engine import insert_unless_exists
 from app.errors import StorageQuotaExceeded
 from documents import OWNED_DOCUMENTS
 from documents.blob import FILES
@@ -47,11 +46,7 @@ async def referenced_shas(owner_id: ObjectId) -> set[str]:
 
 
 async def _ensure(owner_id: ObjectId) -> None:
-    try:
-        await StorageUse(id=str(owner_id), owner_id=owner_id).insert()
-    except OperationFailure as exc:
-        if not is_unique_violation(exc):
-            raise
+    await insert_unless_exists(StorageUse(id=str(owner_id), owner_id=owner_id))
 
 
 async def _change(
@@ -59,17 +54,10 @@ async def _change(
 ) -> bool:
     """One `$inc` of the owner's counters; with `limit`, only if committed stays within it."""
     committed = used + reserved
-    guard: dict = {"_id": str(owner_id)}
-    if limit is not None and committed > 0:
-        guard["committed_bytes"] = {"$lte": limit - committed}
-    change = {
-        "$inc": {
-            "used_bytes": Int64(used),
-            "reserved_bytes": Int64(reserved),
-            "committed_bytes": Int64(committed),
-        }
-    }
-    return await owned(StorageUse, owner_id).update_many(guard, change) == 1
+    increments = {"used_bytes": used, "reserved_bytes": reserved, "committed_bytes": committed}
+    return await owned(StorageUse, owner_id).increment_within(
+        str(owner_id), increments, total="committed_bytes", limit=limit
+    )
 
 
 class StorageHold:

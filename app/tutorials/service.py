@@ -11,9 +11,8 @@ from typing import Any
 
 from beanie import BulkWriter, UpdateResponse
 from jsonschema import Draft202012Validator
-from pymongo.errors import OperationFailure
 
-from app.engine import is_unique_violation
+from app.engine import insert_unless_exists, retrying
 from app.errors import Conflict, NotFound, Unprocessable
 from app.pagination import CursorParams, Page
 from app.tutorials.schemas import TutorialIn
@@ -83,12 +82,8 @@ async def tutorial_exists(slug: str) -> bool:
 
 async def create_tutorial(body: TutorialIn) -> Tutorial:
     tutorial = tutorial_from(body.model_dump(exclude_none=True))
-    try:
-        await tutorial.insert()
-    except OperationFailure as exc:
-        if not is_unique_violation(exc):
-            raise
-        raise Conflict(f"A tutorial `{body.slug}` exists; PUT replaces it.") from exc
+    if not await insert_unless_exists(tutorial):
+        raise Conflict(f"A tutorial `{body.slug}` exists; PUT replaces it.")
     return tutorial
 
 
@@ -105,18 +100,16 @@ async def put_tutorial(slug: str, body: TutorialIn) -> tuple[Tutorial, bool]:
     tutorial = tutorial_from(body.model_dump(exclude_none=True))
     tutorial.created_at = tutorial.updated_at = now
     for _attempt in range(3):
-        replaced = await Tutorial.find_one({"slug": slug}).update(
-            {"$set": {**_content(tutorial), "updated_at": now}},
-            response_type=UpdateResponse.NEW_DOCUMENT,
+        replaced = await retrying(
+            lambda: Tutorial.find_one({"slug": slug}).update(
+                {"$set": {**_content(tutorial), "updated_at": now}},
+                response_type=UpdateResponse.NEW_DOCUMENT,
+            )
         )
         if replaced is not None:
             return replaced, False
-        try:
-            await tutorial.insert()
+        if await insert_unless_exists(tutorial):
             return tutorial, True
-        except OperationFailure as exc:
-            if not is_unique_violation(exc):
-                raise
     raise Conflict(f"The tutorial `{slug}` is being replaced concurrently; try again.")
 
 

@@ -17,11 +17,10 @@ from typing import Literal
 
 from beanie import PydanticObjectId
 from bson import ObjectId
-from pymongo.errors import BulkWriteError
 
 from app.auth.scoping import owned, owner_id_of
 from app.budgets.service import give_back
-from app.engine import is_unique_error
+from app.engine import insert_rows_unless_exist, insert_unless_exists
 from app.usage import rollups
 from documents.base import day_of, utcnow
 from documents.budget import Reservation
@@ -113,13 +112,17 @@ async def record_events(owner: User | ObjectId, drafts: Sequence[UsageEvent]) ->
     fresh = list(first.values())
     for event in fresh:
         event.id = PydanticObjectId()
-    stored = {event.id for event in fresh}
-    await _store(owner_id, fresh, stored)
+    journal = owned(UsageBatch, owner_id).new(event_ids=[event.id for event in fresh])
+    await insert_unless_exists(journal)  # a new id: only ever retried, never refused
+    rows = [event.model_dump(by_alias=True, exclude_none=True) for event in fresh]
+    refused = await insert_rows_unless_exist(UsageEvent.get_pymongo_collection(), rows)
     existing = {}
-    repeated = [e.request_id for e in fresh if e.id not in stored]
-    if repeated:
-        found = scope.find({"request_id": {"$in": repeated}})
+    if refused:
+        found = scope.find({"request_id": {"$in": [fresh[i].request_id for i in refused]}})
         existing = {event.request_id: event for event in await found.to_list()}
+    # A refused row whose stored event has our id is ours: an earlier attempt wrote it.
+    stored = {e.id for e in fresh if existing.get(e.request_id, e).id == e.id}
+    await _count(owner_id, journal.id, [event for event in fresh if event.id in stored])
 
     answers = []
     for draft in drafts:
@@ -133,23 +136,13 @@ async def record_events(owner: User | ObjectId, drafts: Sequence[UsageEvent]) ->
     return answers
 
 
-async def _store(owner_id: ObjectId, fresh: list[UsageEvent], stored: set) -> None:
-    """Journal, insert, increment, release (`app/usage/rollups.py`); `stored` loses the ids
-    whose request_id another writer stored first."""
-    journal = owned(UsageBatch, owner_id).new(event_ids=[event.id for event in fresh])
-    await journal.insert()
-    rows = [event.model_dump(by_alias=True, exclude_none=True) for event in fresh]
-    try:
-        await UsageEvent.get_pymongo_collection().insert_many(rows, ordered=False)
-    except BulkWriteError as exc:
-        for error in exc.details.get("writeErrors", []):
-            if not is_unique_error(error.get("code"), error.get("errmsg")):
-                raise
-            stored.discard(fresh[error["index"]].id)
-    inserted = [event for event in fresh if event.id in stored]
-    await rollups.apply_batch(journal.id, inserted)
-    if await owned(UsageBatch, owner_id).delete_many({"_id": journal.id, "claimed_at": None}):
-        await rollups.release_batch(owner_id, journal.id, (event.day for event in inserted))
+async def _count(owner_id: ObjectId, journal_id: ObjectId, inserted: list[UsageEvent]) -> None:
+    """The journaled write's last steps (`app/usage/rollups.py`): increment, then drop the
+    journal and release its id. Each is safe to repeat (guarded by the batch id), so each is
+    retried on transient answers; a writer that dies leaves the journal for the fold."""
+    await rollups.apply_batch(journal_id, inserted)
+    if await owned(UsageBatch, owner_id).delete_many({"_id": journal_id, "claimed_at": None}):
+        await rollups.release_batch(owner_id, journal_id, (event.day for event in inserted))
 
 
 async def record_usage_event(owner: User | ObjectId, **fields: object) -> tuple[UsageEvent, bool]:

@@ -31,10 +31,10 @@ from urllib.parse import quote, unquote
 
 from bson import Int64, ObjectId
 from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError
+from pymongo.results import BulkWriteResult
 
 from app.auth.scoping import owned
-from app.engine import is_unique_error
+from app.engine import insert_rows_unless_exist, retrying
 from documents.base import OwnedDocument, utcnow
 from documents.budget import SpendBudget
 from documents.usage import (
@@ -210,18 +210,17 @@ async def apply_guarded(
     if not targets:
         return
     collection = model.get_pymongo_collection()
-    result = await collection.bulk_write(_apply_ops(model, batch_id, targets), ordered=False)
-    if result.matched_count == len(targets):
+
+    async def apply() -> BulkWriteResult:
+        # Guarded by the batch id: repeating it (the transient-answer policy) adds nothing twice.
+        return await collection.bulk_write(_apply_ops(model, batch_id, targets), ordered=False)
+
+    if (await retrying(apply)).matched_count == len(targets):
         return
     now = utcnow()
     empties = [{"created_at": now, "updated_at": now, **t.empty} for t in targets.values()]
-    try:
-        await collection.insert_many(empties, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(not is_unique_error(e.get("code"), e.get("errmsg")) for e in errors):
-            raise
-    await collection.bulk_write(_apply_ops(model, batch_id, targets), ordered=False)
+    await insert_rows_unless_exist(collection, empties)
+    await retrying(apply)
 
 
 async def apply_batch(batch_id: ObjectId, events: Sequence[UsageEvent]) -> None:

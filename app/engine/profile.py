@@ -1,8 +1,6 @@
-"""The database engine behind `MONGODB_URL`, and every difference between engines.
+"""The engine profile: what the connected engine is and can do.
 
-Production is MongoDB 8. Development, the tests and CI run the embedded FerretDB v1.24 (SQLite
-handler), and users try other wire-compatible engines. They differ in ways the code must not
-learn one by one, so this is the only module that knows engines by name:
+Engines differ in ways the code must not learn one by one (`app/engine/__init__.py`):
 
 - `detect()` reads `buildInfo` and `hello` at connect and settles an `EngineProfile`: the
   engine's name and version and what it can do. `database.connect` installs it; code that has a
