@@ -22,8 +22,12 @@ tools:
 run: install tools
 	PORT=$(PORT) bash scripts/run.sh
 
+# Parallel workers (pytest-xdist), each with its own embedded server and database: one per core
+# plus one, since every worker spends part of its time waiting on its database.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+
 test: install tools
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 bench: install tools
 	$(PY) -m bench

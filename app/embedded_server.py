@@ -134,8 +134,12 @@ def recorded_url() -> str | None:
 
 def database_url(url: str) -> str:
     """`url` naming the app's database, so that `mongosh "$(… url)"` opens what the app writes
-    (the app itself always uses `MONGODB_DB`, whatever the URL's path says)."""
-    return url + get_settings().mongodb_db
+    (the app itself always uses `MONGODB_DB`, whatever the URL's path says). Options after `?`
+    stay: `mongodb://h:27017/?replicaSet=rs0` → `mongodb://h:27017/genstore?replicaSet=rs0`."""
+    base, question, options = url.partition("?")
+    scheme, _, rest = base.partition("://")
+    hosts = rest.split("/", 1)[0]
+    return f"{scheme}://{hosts}/{get_settings().mongodb_db}{question}{options}"
 
 
 def main(argv: list[str]) -> int:
@@ -157,10 +161,10 @@ def main(argv: list[str]) -> int:
         server.stop()
         STATE_FILE.unlink(missing_ok=True)
         return 0
-    if command == "url":
-        url = recorded_url()
+    if command == "url":  # the app's database: MONGODB_URL's when set, else the embedded one's
+        url = get_settings().mongodb_url or recorded_url()
         if url is None:
-            print("no embedded server is running", file=sys.stderr)
+            print("MONGODB_URL is not set and no embedded server is running", file=sys.stderr)
             return 1
         print(database_url(url))
         return 0

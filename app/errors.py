@@ -7,7 +7,9 @@ place where an error becomes a status code, a body and headers.
 from __future__ import annotations
 
 import logging
+import traceback
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -252,12 +254,25 @@ def install_error_handlers(app: FastAPI) -> None:
         if kind is None:
             return _unexpected_error(exc)
         engine.count(kind, "unretried")
-        log.warning("transient engine answer: %s", kind)
+        log.warning("transient engine answer outside the primitives: %s at %s", kind, _where(exc))
         return _busy(1)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         return _unexpected_error(exc)
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame of the app's own code that raised `exc`: where to add a retry."""
+    app_dir = Path(__file__).resolve().parent
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(str(app_dir))
+    ]
+    return (
+        f"{Path(frames[-1].filename).relative_to(app_dir.parent)}:{frames[-1].lineno}"
+        if frames
+        else "?"
+    )
 
 
 def _busy(retry_after: int) -> JSONResponse:

@@ -8,7 +8,8 @@ python -m bench --list                      # the case names
 python -m bench --help
 
 BENCHMARKS.md keeps one section per engine measured; a run replaces its engine's section only.
-Case groups live one per module: throughput.py, transfers.py, history.py, analytics.py.
+Case groups live one per module: throughput.py, transfers.py, history.py, analytics.py,
+ingest.py.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pymongo import AsyncMongoClient
 
 from app import engine
 from app.embedded_server import EmbeddedServer, free_port
-from bench import analytics, history, throughput, transfers
+from bench import analytics, history, ingest, throughput, transfers
 from bench.harness import (
     ROOT,
     TARGET_CASES,
@@ -152,6 +153,8 @@ async def run_cases(bench: Bench) -> None:
         await history.site_storage(bench)
     if bench.wants("analytics"):
         await analytics.analytics_at_a_million(bench)
+    if bench.wants("racing batch ingest"):
+        await ingest.racing_batch_ingest(bench)
     if bench.wants("money"):
         await analytics.exact_money(bench)
 

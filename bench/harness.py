@@ -39,6 +39,7 @@ TARGET_CASES = (
     "append flatness",
     "site storage",
     "analytics",
+    "racing batch ingest",
     "money",
 )
 

@@ -28,16 +28,42 @@ from tests.sharding import AUDIT
 monitoring.register(AUDIT)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that races actors over the app's processes is marked `race` (`-m race`)."""
+    for item in items:
+        if "racers" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.race)
+
+
+# What the workers of a parallel run (pytest-xdist) audited, gathered by the controller.
+_WORKER_AUDITS: list[dict] = []
+
+
+def _audit_lines() -> list[str]:
+    return [f"  {f.command} {f.collection} {f.query!r} from {f.origin}" for f in AUDIT.findings]
+
+
+def pytest_testnodedown(node: object, error: object) -> None:
+    """Controller of a parallel run: keep what a finished worker audited."""
+    output = getattr(node, "workeroutput", None)
+    if output and "sharding_audit" in output:
+        _WORKER_AUDITS.append(output["sharding_audit"])
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when the app sent a command that a cluster sharded by owner would have to
-    send to every shard (tests/sharding.py)."""
-    if AUDIT.findings:
-        lines = [
-            f"  {f.command} {f.collection} {f.query!r} from {f.origin}" for f in AUDIT.findings
-        ]
+    send to every shard (tests/sharding.py). Each worker of a parallel run hands its audit to
+    the controller, which judges them all."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a worker: the controller judges
+        workeroutput["sharding_audit"] = {"lines": _audit_lines(), "checked": AUDIT.checked}
+        return
+    lines = _audit_lines() + [line for audit in _WORKER_AUDITS for line in audit["lines"]]
+    checked = AUDIT.checked + sum(audit["checked"] for audit in _WORKER_AUDITS)
+    if lines:
         print("\nsharding audit: commands without owner_id on owned collections:", *lines, sep="\n")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    elif session.testscollected >= 100 and AUDIT.checked == 0:
+    elif session.testscollected >= 100 and checked == 0:
         print("\nsharding audit: no command of the app was checked")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -112,7 +138,7 @@ def _isolation_required(request: pytest.FixtureRequest) -> None:
     if not profile.isolated_updates:
         pytest.skip(
             f"{profile.name} {profile.version} does not isolate concurrent updates of one "
-            "document across connections; run with MONGODB_URL on MongoDB"
+            "document across connections; run with MONGODB_URL on FerretDB v2 or MongoDB"
         )
 
 

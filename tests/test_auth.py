@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from tests.conftest import EXTERNAL_ISSUER
 from tests.factories import PASSWORD, TestUser, login, register_user
-from tests.racing import Racers
+from tests.racing import ROUNDS, Racers
 
 HASH_PATTERN = re.compile(r"\$argon2|password_hash|key_hash|token_hash")
 
@@ -236,11 +236,11 @@ def _external_token(key: rsa.RSAPrivateKey, sub: str, **claims) -> str:
 async def test_external_idp_first_logins_create_one_user(
     racers: Racers, idp_private_key: rsa.RSAPrivateKey
 ) -> None:
-    """20 rounds of 10 concurrent first requests with a new identity, over separate app
+    """`ROUNDS` rounds of 10 concurrent first requests with a new identity, over separate app
     processes and connections: no 5xx, one identity and one user per round."""
     from documents.user import ExternalIdentity, User
 
-    for _round in range(20):
+    for _round in range(ROUNDS):
         sub = f"idp-user-{uuid.uuid4().hex}"
         email = _email()
         token = _external_token(idp_private_key, sub, email=email, name="Ext")
@@ -254,6 +254,28 @@ async def test_external_idp_first_logins_create_one_user(
         assert await User.get_pymongo_collection().count_documents({"email": email}) == 1
         identities = ExternalIdentity.get_pymongo_collection()
         assert await identities.count_documents({"issuer": EXTERNAL_ISSUER, "sub": sub}) == 1
+
+
+async def test_racing_registrations_of_one_email_create_one_account(racers: Racers) -> None:
+    """`ROUNDS` rounds of 10 concurrent registrations of one new email (in other letter cases
+    too), over separate app processes and connections: one 201 and nine 409 per round, one
+    user."""
+    from documents.user import User
+
+    for _round in range(ROUNDS):
+        email = _email()
+        spellings = [email, email.upper(), email.capitalize()]
+        responses = await racers.race(
+            [
+                lambda http, e=spellings[i % 3]: http.post(
+                    "/api/v1/auth/register", json={"email": e, "password": PASSWORD}
+                )
+                for i in range(10)
+            ]
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [201] + [409] * 9, [r.text for r in responses]
+        assert await User.get_pymongo_collection().count_documents({"email": email}) == 1
 
 
 async def test_external_tokens_with_wrong_issuer_or_key_are_401(

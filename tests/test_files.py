@@ -21,6 +21,7 @@ from app.settings import Settings
 from documents.blob import CHUNKS, FILES
 from tests.factories import TestUser, register_user
 from tests.racing import Racers
+from tests.test_cli import run_cli
 
 API = "/api/v1/files"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
@@ -68,10 +69,11 @@ async def test_upload_sniffs_the_type_and_dedupes(
 
 
 async def test_concurrent_identical_uploads_store_one_blob(
-    client: httpx.AsyncClient, racers: Racers
+    client: httpx.AsyncClient, racers: Racers, settings: Settings
 ) -> None:
     """20 identical uploads at once over separate processes and connections: the unique index
-    on (owner, sha256) settles the race, one blob stays and nothing is left behind."""
+    on (owner, sha256) settles the race, one blob stays, nothing is left behind and the storage
+    counter holds its bytes once."""
     user = await register_user(client, name="Racer")
     data = os.urandom(300 * 1024)
     responses = await racers.race([lambda http: upload(http, user, data)] * 20)
@@ -79,6 +81,10 @@ async def test_concurrent_identical_uploads_store_one_blob(
     files, size, chunks = await storage.blob_stats(ObjectId(user.id))
     assert (files, size) == (1, len(data))
     assert chunks == -(-len(data) // storage.CHUNK_SIZE)
+    check = await run_cli(settings, "quota", "check", "--owner", user.email)
+    assert check.returncode == 0 and "drift: 0" in check.stderr, check.stderr
+    usage = await client.get("/api/v1/users/me/limits", headers=user.headers)
+    assert usage.json()["storage"]["used_bytes"] == len(data)
 
 
 async def test_oversized_and_empty_uploads_store_nothing(

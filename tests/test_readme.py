@@ -9,7 +9,8 @@ import os
 import re
 from pathlib import Path
 
-from app.settings import Settings
+from app.embedded_server import database_url
+from app.settings import Settings, get_settings
 from tests.servers import served_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +36,11 @@ async def test_the_readme_quickstart_prints_the_usage_it_recorded(
             cwd=ROOT,
             env={
                 **os.environ,
-                # What `make run` would answer: its address, its database's URL.
+                # The app's address; the block finds the database from MONGODB_URL, as it does
+                # for a user who set it (`make run` records the embedded server's otherwise).
                 "BASE": served.base_url,
-                "DB_URL": mongo_url.rstrip("/") + "/" + settings.mongodb_db,
+                "MONGODB_URL": mongo_url,
+                "MONGODB_DB": settings.mongodb_db,
             },
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -49,3 +52,14 @@ async def test_the_readme_quickstart_prints_the_usage_it_recorded(
     rows = [line.split() for line in output.splitlines()]
     assert ["gpt-4o", "1", "1500", "0.010500"] in rows, output
     assert "(no rows)" not in output
+
+
+def test_the_database_url_names_the_apps_database_and_keeps_its_options() -> None:
+    db = get_settings().mongodb_db
+    assert database_url("mongodb://127.0.0.1:27018/") == f"mongodb://127.0.0.1:27018/{db}"
+    assert database_url("mongodb://h:27017/?replicaSet=rs0&directConnection=true") == (
+        f"mongodb://h:27017/{db}?replicaSet=rs0&directConnection=true"
+    )
+    assert database_url("mongodb://u:p@a:1,b:2/other?tls=true") == (
+        f"mongodb://u:p@a:1,b:2/{db}?tls=true"
+    )

@@ -35,10 +35,13 @@ async def no_orphan_chunks() -> None:
     assert [f for f in await db[CHUNKS].distinct("files_id") if f not in known] == []
 
 
-async def _twenty_uploads(clients: list[httpx.AsyncClient], client, admin) -> None:
+async def _twenty_uploads(
+    clients: list[httpx.AsyncClient], client, admin, settings: Settings, *, unit: int = MIB
+) -> None:
+    """20 uploads of `unit` bytes at once against a limit of 10 × `unit`."""
     user = await register_user(client, name="Uploader")
-    await set_limit(client, admin, user, None, storage=10 * MIB)
-    blobs = [os.urandom(MIB) for _ in range(20)]
+    await set_limit(client, admin, user, None, storage=10 * unit)
+    blobs = [os.urandom(unit) for _ in range(20)]
 
     async def one(i: int) -> httpx.Response:
         return await upload(clients[i % len(clients)], user, blobs[i])
@@ -48,21 +51,26 @@ async def _twenty_uploads(clients: list[httpx.AsyncClient], client, admin) -> No
     assert set(codes) <= {201, 403} and 1 <= codes.count(201) <= 10, codes
     refused = next(r for r in responses if r.status_code == 403)
     assert refused.json()["type"].endswith("storage-quota-exceeded")
-    assert await used(client, user) == codes.count(201) * MIB
+    assert await used(client, user) == codes.count(201) * unit
     await no_orphan_chunks()
+    check = await run_cli(settings, "quota", "check", "--owner", user.email)
+    assert check.returncode == 0 and "drift: 0" in check.stderr, check.stderr
 
 
-async def test_twenty_uploads_against_ten_mebibytes(client: httpx.AsyncClient, admin) -> None:
+async def test_twenty_uploads_against_ten_times_their_size(
+    client: httpx.AsyncClient, admin, settings: Settings
+) -> None:
     """Through the in-process app (the request logic; the embedded engine's one connection
-    orders the holds). The race across processes is the next test."""
-    await _twenty_uploads([client], client, admin)
+    orders the holds), with files of one chunk batch. The race across processes, of 1 MiB
+    files, is the next test."""
+    await _twenty_uploads([client], client, admin, settings, unit=128 * 1024)
 
 
 @needs_isolation
 async def test_twenty_racing_uploads_against_ten_mebibytes(
-    racers, client: httpx.AsyncClient, admin
+    racers, client: httpx.AsyncClient, admin, settings: Settings
 ) -> None:
-    await _twenty_uploads(racers.clients, client, admin)
+    await _twenty_uploads(racers.clients, client, admin, settings)
 
 
 async def test_duplicates_count_once_and_deletes_free_exactly(

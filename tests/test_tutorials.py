@@ -14,7 +14,7 @@ from app.settings import Settings
 from app.tutorials.service import SEEDS, FixtureError, load_fixtures
 from documents.tutorial import Tutorial
 from tests.factories import TestUser, register_user
-from tests.racing import Racers
+from tests.racing import ROUNDS, Racers
 from tests.test_cli import run_cli
 
 API = "/api/v1/tutorials"
@@ -134,11 +134,11 @@ async def test_writes_are_for_admins(
 async def test_concurrent_first_puts_create_exactly_once(
     client: httpx.AsyncClient, racers: Racers, settings: Settings
 ) -> None:
-    """20 rounds of 10 concurrent first PUTs of a new slug, over separate app processes and
-    connections: no 5xx, exactly one 201 per round, the others replace it (200)."""
+    """`ROUNDS` rounds of 10 concurrent first PUTs of a new slug, over separate app processes
+    and connections: no 5xx, exactly one 201 per round, the others replace it (200)."""
     admin = await register_user(client, name="TutorialAdmin")
     await run_cli(settings, "users", "promote", admin.email)
-    for round_ in range(20):
+    for round_ in range(ROUNDS):
         slug = f"race-{round_}-{uuid.uuid4().hex[:8]}"
         body = {
             "slug": slug,

@@ -36,9 +36,9 @@ from app.engine.profile import profile
 T = TypeVar("T")
 log = logging.getLogger("app.engine")
 
-ATTEMPTS = 8
+ATTEMPTS = 10
 BASE_DELAY_S = 0.005
-MAX_DELAY_S = 0.25
+MAX_DELAY_S = 1.0
 RETRY_AFTER_S = 1
 
 
@@ -126,28 +126,29 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, min(MAX_DELAY_S, BASE_DELAY_S * 2**attempt))  # noqa: S311
 
 
-async def after_transient(kind: str, attempt: int, exc: BaseException) -> None:
+async def after_transient(kind: str, attempt: int, exc: BaseException, step: object) -> None:
     """Wait before attempt `attempt + 1`, or give up with `EngineBusy` after the last."""
     if attempt + 1 >= ATTEMPTS:
         count(kind, "exhausted")
-        log.warning("transient engine answer persisted: %s", kind)
+        name = getattr(step, "__qualname__", str(step))
+        log.warning("transient engine answer persisted: %s in %s", kind, name)
         raise EngineBusy(kind) from exc
     count(kind, "retried")
     await asyncio.sleep(backoff(attempt))
 
 
-async def retrying(step: Callable[[], Awaitable[T]]) -> T:
-    """Run one write step that is safe to repeat, under the policy."""
+async def retrying(step: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Run one write step that is safe to repeat, `step(*args, **kwargs)`, under the policy."""
     attempt = 0
     while True:
         try:
             raise_forced()
-            return await step()
+            return await step(*args, **kwargs)
         except OperationFailure as exc:
             kind = transient_kind(exc)
             if kind is None:
                 raise
-            await after_transient(kind, attempt, exc)
+            await after_transient(kind, attempt, exc, step)
             attempt += 1
 
 

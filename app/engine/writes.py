@@ -89,12 +89,12 @@ async def insert_rows_unless_exist(
             if kind is None:
                 return refused
             pending = again
-            await after_transient(kind, attempt, exc)
+            await after_transient(kind, attempt, exc, insert_rows_unless_exist)
         except OperationFailure as exc:
             kind = transient_kind(exc)
             if kind is None:
                 raise
-            await after_transient(kind, attempt, exc)
+            await after_transient(kind, attempt, exc, insert_rows_unless_exist)
         attempt += 1
     return refused
 

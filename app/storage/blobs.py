@@ -19,7 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from app.auth.scoping import blob_filter
 from app.database import get_db
-from app.engine import insert_row_unless_exists
+from app.engine import insert_row_unless_exists, insert_rows_unless_exist, retrying
 from app.errors import PayloadTooLarge, Unprocessable
 from app.storage.leases import UploadLease
 from app.storage.quota import StorageHold, count_again
@@ -92,7 +92,8 @@ async def put(
             registered = True
         else:
             await lease.renew()
-        await chunk_collection.insert_many(rows)
+        # Refused rows can only be this upload's own (its file id): an earlier attempt's.
+        await insert_rows_unless_exist(chunk_collection, rows)
 
     async def flush(final: bool = False) -> None:
         nonlocal number, batch
@@ -169,7 +170,7 @@ async def put(
 
 
 async def drop_chunks(file_id: ObjectId) -> None:
-    await chunks_collection().delete_many({"files_id": file_id})
+    await retrying(chunks_collection().delete_many, {"files_id": file_id})
 
 
 async def put_bytes(owner_id: ObjectId, data: bytes, *, lease: UploadLease) -> StoredBlob:
@@ -182,7 +183,8 @@ async def put_bytes(owner_id: ObjectId, data: bytes, *, lease: UploadLease) -> S
 async def _reuse(owner_id: ObjectId, sha256: str) -> bool:
     """Mark an existing blob as just referenced: its `touches` change, so a sweep that listed it
     before does not delete it, and the grace period starts again. False when there is none."""
-    result = await files_collection().update_one(
+    result = await retrying(
+        files_collection().update_one,
         blob_filter(owner_id, {"metadata.sha256": sha256}),
         {"$set": {"metadata.last_referenced_at": utcnow()}, "$inc": {"metadata.touches": 1}},
     )
@@ -268,7 +270,7 @@ def blob_info(raw: dict) -> BlobInfo:
 async def delete_file(file_id: ObjectId) -> None:
     """The file document first (the blob stops existing), then its chunks; a crash in between
     leaves orphan chunks, which `collect_unreferenced` removes."""
-    await files_collection().delete_one({"_id": file_id})
+    await retrying(files_collection().delete_one, {"_id": file_id})
     await drop_chunks(file_id)
 
 

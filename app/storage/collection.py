@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from bson import ObjectId
 
+from app.engine import retrying
 from app.storage.blobs import (
     BlobInfo,
     blob_info,
@@ -66,8 +67,9 @@ async def collect_unreferenced(
                 deleted = True
             else:
                 # Guarded by what the listing saw: a reuse since then bumped `touches`.
-                result = await files_collection().delete_one(
-                    {"_id": blob.file_id, "metadata.touches": touches}
+                result = await retrying(
+                    files_collection().delete_one,
+                    {"_id": blob.file_id, "metadata.touches": touches},
                 )
                 deleted = result.deleted_count == 1
                 if deleted:
@@ -88,6 +90,6 @@ async def collect_unreferenced(
     ]
     report.orphan_chunk_files = len(orphan_ids)
     if orphan_ids and not dry_run:
-        await chunks_collection().delete_many({"files_id": {"$in": orphan_ids}})
+        await retrying(chunks_collection().delete_many, {"files_id": {"$in": orphan_ids}})
     report.abandoned_uploads = await remove_abandoned(now, lease_timeout, dry_run=dry_run)
     return report

@@ -21,6 +21,7 @@ from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
 from app.database import get_db
+from app.engine import retrying
 from documents.base import utcnow
 from documents.blob import UPLOADS
 
@@ -46,7 +47,8 @@ class UploadLease:
     async def register(self, *, file_id: ObjectId | None = None, sha256: str | None = None) -> None:
         now = utcnow()
         if not self._written:
-            await _uploads().insert_one(
+            await retrying(
+                _uploads().insert_one,
                 {
                     "_id": self.id,
                     "owner_id": self.owner_id,
@@ -54,7 +56,7 @@ class UploadLease:
                     "sha256s": [sha256] if sha256 else [],
                     "started_at": now,
                     "renewed_at": now,
-                }
+                },
             )
             self._written = True
         else:
@@ -66,7 +68,7 @@ class UploadLease:
             update: dict = {"$set": {"renewed_at": now}}
             if added:
                 update["$addToSet"] = added
-            await _uploads().update_one({"_id": self.id}, update)
+            await retrying(_uploads().update_one, {"_id": self.id}, update)
         self._renewed = time.monotonic()
 
     async def renew(self) -> None:
@@ -76,7 +78,7 @@ class UploadLease:
 
     async def release(self) -> None:
         if self._written:
-            await _uploads().delete_one({"_id": self.id})
+            await retrying(_uploads().delete_one, {"_id": self.id})
             self._written = False
 
 
@@ -111,4 +113,4 @@ async def remove_abandoned(now: datetime, lease_timeout: timedelta, *, dry_run: 
     abandoned = {"renewed_at": {"$lt": now - lease_timeout}}
     if dry_run:
         return await _uploads().count_documents(abandoned)
-    return (await _uploads().delete_many(abandoned)).deleted_count
+    return (await retrying(_uploads().delete_many, abandoned)).deleted_count

@@ -23,7 +23,7 @@ from bson import Int64, ObjectId
 from app.auth.scoping import blob_filter, owned
 from app.budgets.limits import storage_limit
 from app.database import get_db
-from app.engine import insert_unless_exists
+from app.engine import insert_unless_exists, retrying
 from app.errors import StorageQuotaExceeded
 from documents import OWNED_DOCUMENTS
 from documents.blob import FILES
@@ -97,7 +97,8 @@ class StorageHold:
 async def count_again(owner_id: ObjectId, sha256: str) -> None:
     """An existing blob is referenced again: count it if it was not (its references had all
     been deleted before the sweep removed it)."""
-    flipped = await files_collection().find_one_and_update(
+    flipped = await retrying(
+        files_collection().find_one_and_update,
         blob_filter(owner_id, {"metadata.sha256": sha256, "metadata.counted": False}),
         {"$set": {"metadata.counted": True}},
     )
@@ -118,7 +119,8 @@ async def uncount_unreferenced(owner_id: ObjectId) -> int:
         sha = row["metadata"]["sha256"]
         if sha in referenced:
             continue
-        flipped = await files_collection().find_one_and_update(
+        flipped = await retrying(
+            files_collection().find_one_and_update,
             blob_filter(owner_id, {"_id": row["_id"], "metadata.counted": {"$ne": False}}),
             {"$set": {"metadata.counted": False}},
         )
@@ -149,8 +151,10 @@ async def recount(owner_id: ObjectId, *, fix: bool) -> tuple[int, int]:
     recorded = use.used_bytes if use is not None else 0
     if fix and (wrong_flags or recorded != exact or (use and use.reserved_bytes)):
         for file_id, should in wrong_flags:
-            await files_collection().update_one(
-                blob_filter(owner_id, {"_id": file_id}), {"$set": {"metadata.counted": should}}
+            await retrying(
+                files_collection().update_one,
+                blob_filter(owner_id, {"_id": file_id}),
+                {"$set": {"metadata.counted": should}},
             )
         await _ensure(owner_id)
         exact_bytes = Int64(exact)
