@@ -78,7 +78,9 @@ async def test_a_generated_client_drives_every_area(settings: Settings, generate
         client_package = _load(generated)
         models = importlib.import_module(f"{PACKAGE}.models")
         types = importlib.import_module(f"{PACKAGE}.types")
-        anonymous = client_package.Client(base_url=served.base_url)
+        # A loaded machine (parallel workers) can take longer than httpx's default 5 s.
+        patient = httpx.Timeout(60)
+        anonymous = client_package.Client(base_url=served.base_url, timeout=patient)
 
         # register → token → API key
         email = f"generated-{uuid.uuid4().hex[:8]}@example.com"
@@ -98,7 +100,7 @@ async def test_a_generated_client_drives_every_area(settings: Settings, generate
         )
         assert isinstance(token.parsed, models.AccessToken)
         bearer = client_package.AuthenticatedClient(
-            base_url=served.base_url, token=token.parsed.access_token
+            base_url=served.base_url, token=token.parsed.access_token, timeout=patient
         )
         created_key = await _op("users", "api_keys_create").asyncio_detailed(
             client=bearer,
@@ -110,6 +112,7 @@ async def test_a_generated_client_drives_every_area(settings: Settings, generate
             token=created_key.parsed.key,
             prefix="",
             auth_header_name="X-API-Key",
+            timeout=patient,
         )
 
         # conversations and messages, with search

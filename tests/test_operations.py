@@ -90,6 +90,9 @@ async def test_dev_reset_drops_the_database_but_never_in_production(settings: Se
         await mongo.close()
 
 
+UPLOADERS = 3
+
+
 async def test_cleanup_under_concurrent_writes_keeps_everything_live(
     client: httpx.AsyncClient, racers: Racers
 ) -> None:
@@ -101,7 +104,7 @@ async def test_cleanup_under_concurrent_writes_keeps_everything_live(
     # different race, which needs an engine that isolates them (tests/racing.py).
     conversations = [
         (await client.post("/api/v1/conversations", json={}, headers=user.headers)).json()["id"]
-        for _ in range(4)
+        for _ in range(UPLOADERS)
     ]
     size = 3 * storage.WRITE_BATCH_CHUNKS * storage.CHUNK_SIZE // 2  # two chunk batches
     sent: dict[str, str] = {}
@@ -146,11 +149,11 @@ async def test_cleanup_under_concurrent_writes_keeps_everything_live(
 
     sweeper = asyncio.create_task(sweeps())
     try:
-        await racers.race([lambda http, n=n: uploader(http, n) for n in range(4)])
+        await racers.race([lambda http, n=n: uploader(http, n) for n in range(UPLOADERS)])
     finally:
         done.set()
         await sweeper
-    assert sweeps_done >= 1 and overlapped == 12
+    assert sweeps_done >= 1 and overlapped == UPLOADERS * 3
     await run_cleanup(blob_grace=timedelta(0))
     for file_id, sha in sent.items():
         content = await client.get(f"/api/v1/files/{file_id}/content", headers=user.headers)
