@@ -21,6 +21,7 @@ from app.sites.paths import InvalidPath, normalise_path
 from documents.site import Site, SiteHistory, manifest_at
 from tests.factories import TestUser, register_user
 from tests.racing import Racers, needs_isolation
+from tests.test_cli import run_cli
 
 API = "/api/v1/sites"
 
@@ -134,10 +135,11 @@ async def test_stale_base_is_409_and_changes_nothing(
 
 @needs_isolation
 async def test_concurrent_commits_on_one_base_exactly_one_wins(
-    client: httpx.AsyncClient, racers: Racers, alice: TestUser
+    client: httpx.AsyncClient, racers: Racers, alice: TestUser, app: FastAPI
 ) -> None:
     """The guard `current_version: base` of one findAndModify decides between 20 connections
-    at once: an engine must isolate updates of one document for that (tests/racing.py)."""
+    at once: an engine must isolate updates of one document for that (tests/racing.py). The
+    losers' contents were stored before they lost: they stop counting against the quota."""
     site = await new_site(client, alice, files=[{"path": "index.html", "content": "start"}])
     responses = await racers.race(
         [
@@ -151,6 +153,8 @@ async def test_concurrent_commits_on_one_base_exactly_one_wins(
     assert statuses == [201] + [409] * 19
     after = (await client.get(f"{API}/{site['id']}", headers=alice.headers)).json()
     assert after["current_version"] == 2
+    check = await run_cli(app.state.settings, "quota", "check", "--owner", alice.email)
+    assert check.returncode == 0 and "drift: 0" in check.stderr, check.stderr
 
 
 @pytest.mark.parametrize(

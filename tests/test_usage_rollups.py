@@ -290,7 +290,16 @@ async def test_kill_9_between_event_insert_and_rollup_update_heals_at_start(
         await asyncio.gather(*tasks)
         await http.aclose()
 
-        journals = await db["usage_batches"].count_documents({"owner_id": ObjectId(user.id)})
+        # The dead writer's last commands may still be running on an engine that executes
+        # them in parallel (its `insert_many` goes on after the client is gone): the fold's
+        # grace is for after they end, as `ROLLUP_FOLD_AFTER_S` is in production.
+        events = db["usage_events"]
+        owner = {"owner_id": ObjectId(user.id)}
+        seen = [await events.count_documents(owner)]
+        while len(seen) < 3 or len(set(seen[-3:])) > 1:
+            await asyncio.sleep(0.2)
+            seen.append(await events.count_documents(owner))
+        journals = await db["usage_batches"].count_documents(owner)
         if not journals:
             continue
         short = await stored_rollups([user.id]) != await recomputed_rollups([user.id])

@@ -248,6 +248,11 @@ def blob_filter(owner_id: ObjectId, extra: dict[str, Any] | None = None) -> dict
     return {"metadata.owner_id": owner_id, **(extra or {})}
 
 
+def lease_filter(owner_id: ObjectId, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The same rule for the upload leases beside the blob store (`app/storage/leases.py`)."""
+    return {"owner_id": owner_id, **(extra or {})}
+
+
 def owner_id_of(user: User | ObjectId) -> ObjectId:
     return user if isinstance(user, ObjectId) else ObjectId(str(user.id))
 

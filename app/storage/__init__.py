@@ -38,8 +38,8 @@ from app.storage.blobs import (
     touch,
 )
 from app.storage.collection import CollectionReport, collect_unreferenced
-from app.storage.leases import LEASE_TIMEOUT, UploadLease, upload_lease
-from app.storage.quota import referenced_shas, uncount_for, uncount_unreferenced
+from app.storage.leases import LEASE_TIMEOUT, UploadLease
+from app.storage.quota import referenced_shas, uncount_for, uncount_unreferenced, upload_lease
 
 __all__ = [
     "CHUNK_SIZE",

@@ -12,14 +12,13 @@ the garbage collector across owners.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
+from app.auth.scoping import lease_filter
 from app.database import get_db
 from app.engine import retrying
 from documents.base import utcnow
@@ -82,16 +81,6 @@ class UploadLease:
             self._written = False
 
 
-@asynccontextmanager
-async def upload_lease(owner_id: ObjectId) -> AsyncIterator[UploadLease]:
-    """Hold a lease around storing blobs *and* writing the references to them."""
-    lease = UploadLease(owner_id)
-    try:
-        yield lease
-    finally:
-        await lease.release()
-
-
 @dataclass
 class Leased:
     """What the live leases hold: chunk file ids being written, (owner, sha256) about to be
@@ -99,6 +88,12 @@ class Leased:
 
     file_ids: set[ObjectId]
     blobs: set[tuple[ObjectId, str]]
+
+
+async def leased_shas(owner_id: ObjectId, now: datetime) -> set[str]:
+    """The sha256s the owner's live leases are about to reference."""
+    live = lease_filter(owner_id, {"renewed_at": {"$gte": now - LEASE_TIMEOUT}})
+    return {sha async for raw in _uploads().find(live) for sha in raw.get("sha256s") or []}
 
 
 async def active_leases(now: datetime, lease_timeout: timedelta) -> Leased:

@@ -18,6 +18,9 @@ Raw driver: the counted flag lives on the GridFS file documents (`blobs.files`).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from bson import Int64, ObjectId
 
 from app.auth.scoping import blob_filter, owned
@@ -25,7 +28,9 @@ from app.budgets.limits import storage_limit
 from app.database import get_db
 from app.engine import insert_unless_exists, retrying
 from app.errors import StorageQuotaExceeded
+from app.storage.leases import UploadLease, leased_shas
 from documents import OWNED_DOCUMENTS
+from documents.base import utcnow
 from documents.blob import FILES
 from documents.budget import StorageUse
 from documents.user import User
@@ -108,26 +113,60 @@ async def count_again(owner_id: ObjectId, sha256: str) -> None:
 
 
 async def uncount_unreferenced(owner_id: ObjectId) -> int:
-    """After a delete: stop counting the owner's blobs that nothing of theirs references any
-    more. The bytes freed."""
-    referenced = await referenced_shas(owner_id)
-    counted = files_collection().find(
-        blob_filter(owner_id, {"metadata.counted": {"$ne": False}}), {"metadata.sha256": 1}
-    )
+    """After a delete or a failed write: stop counting the owner's blobs that nothing of theirs
+    references any more. The bytes freed.
+
+    Safe against the owner's requests in flight, in the garbage collector's order: (1) list the
+    counted blobs, (2) read the live upload leases, (3) read the references, (4) flip each flag
+    guarded by the `touches` (1) saw. A request registers the sha256 in its lease before it
+    stores or reuses a blob and releases the lease only after writing its reference, so a blob
+    that (1) saw is covered by (2) or (3); a reuse after (1) bumps `touches` and the flip
+    misses."""
+    counted = [
+        row
+        async for row in files_collection().find(
+            blob_filter(owner_id, {"metadata.counted": {"$ne": False}}),
+            {"metadata.sha256": 1, "metadata.touches": 1},
+        )
+    ]
+    keep = await leased_shas(owner_id, utcnow())
+    keep |= await referenced_shas(owner_id)
     freed = 0
-    async for row in counted:
-        sha = row["metadata"]["sha256"]
-        if sha in referenced:
+    for row in counted:
+        meta = row["metadata"]
+        if meta["sha256"] in keep:
             continue
         flipped = await retrying(
             files_collection().find_one_and_update,
-            blob_filter(owner_id, {"_id": row["_id"], "metadata.counted": {"$ne": False}}),
+            blob_filter(
+                owner_id,
+                {
+                    "_id": row["_id"],
+                    "metadata.counted": {"$ne": False},
+                    "metadata.touches": meta.get("touches"),
+                },
+            ),
             {"$set": {"metadata.counted": False}},
         )
         if flipped is not None:
             await _change(owner_id, used=-flipped["length"])
             freed += flipped["length"]
     return freed
+
+
+@asynccontextmanager
+async def upload_lease(owner_id: ObjectId) -> AsyncIterator[UploadLease]:
+    """Hold a lease around storing blobs *and* writing the references to them. When the work
+    fails (a commit that lost its race, a reference that could not be written), what it stored
+    and nothing references stops counting: the counter never holds bytes of failed requests."""
+    lease = UploadLease(owner_id)
+    try:
+        yield lease
+    except BaseException:
+        await lease.release()
+        await uncount_unreferenced(owner_id)
+        raise
+    await lease.release()
 
 
 async def uncount_for(user: User | ObjectId) -> None:
