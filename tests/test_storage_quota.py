@@ -8,6 +8,7 @@ import os
 import random
 
 import httpx
+from bson import ObjectId
 
 from app.database import get_db
 from app.settings import Settings
@@ -146,8 +147,9 @@ async def test_quota_check_finds_no_drift_after_a_random_sequence(
     check = await run_cli(settings, "quota", "check", *only)
     assert check.returncode == 0 and "drift: 0" in check.stderr, check.stderr
     await get_db()["storage_use"].update_one({"_id": user.id}, {"$inc": {"used_bytes": 5}})
+    # This user's counters only: the run ends with a check of every user's (conftest.py).
     await get_db()["spend_budgets"].update_many(
-        {"owner_id": {"$exists": True}}, {"$inc": {"spent_micros": 1}}
+        {"owner_id": ObjectId(user.id)}, {"$inc": {"spent_micros": 1}}
     )
     drifted = await run_cli(settings, "quota", "check", *only)
     assert drifted.returncode == 1 and "used_bytes" in drifted.stderr
