@@ -15,6 +15,10 @@ import httpx
 from app.embedded_server import free_port
 from app.settings import Settings
 
+# How long a test client waits on a served app between bytes: a loaded 2-core machine running
+# several workers can stall a streamed answer for seconds (httpx's default is 5 s).
+PATIENT = httpx.Timeout(60)
+
 
 @dataclass
 class ServedApp:

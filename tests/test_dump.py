@@ -10,7 +10,7 @@ import httpx
 
 from app.settings import Settings
 from tests.factories import TestUser, register_user
-from tests.servers import served_app
+from tests.servers import PATIENT, served_app
 from tests.test_cli import run_cli
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
@@ -94,7 +94,7 @@ async def test_export_then_import_reproduces_the_api(
     assert refused.returncode == 1 and "not empty" in refused.stderr
 
     async with served_app(target) as served:
-        async with httpx.AsyncClient(base_url=served.base_url) as copy:
+        async with httpx.AsyncClient(base_url=served.base_url, timeout=PATIENT) as copy:
             for path in paths:
                 after = await copy.get(path, headers=user.headers)
                 assert after.status_code == before[path].status_code == 200, path

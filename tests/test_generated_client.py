@@ -18,7 +18,7 @@ import pytest
 from bson import ObjectId
 
 from app.settings import Settings
-from tests.servers import served_app
+from tests.servers import PATIENT, served_app
 
 PACKAGE = "genstore_client"
 
@@ -73,14 +73,13 @@ def _op(area: str, operation_id: str) -> ModuleType:
 
 async def test_a_generated_client_drives_every_area(settings: Settings, generated: Path) -> None:
     async with served_app(settings) as served:
-        async with httpx.AsyncClient(base_url=served.base_url) as http:
+        async with httpx.AsyncClient(base_url=served.base_url, timeout=PATIENT) as http:
             _generate((await http.get("/openapi.json")).content, generated)
         client_package = _load(generated)
         models = importlib.import_module(f"{PACKAGE}.models")
         types = importlib.import_module(f"{PACKAGE}.types")
         # A loaded machine (parallel workers) can take longer than httpx's default 5 s.
-        patient = httpx.Timeout(60)
-        anonymous = client_package.Client(base_url=served.base_url, timeout=patient)
+        anonymous = client_package.Client(base_url=served.base_url, timeout=PATIENT)
 
         # register → token → API key
         email = f"generated-{uuid.uuid4().hex[:8]}@example.com"
@@ -100,7 +99,7 @@ async def test_a_generated_client_drives_every_area(settings: Settings, generate
         )
         assert isinstance(token.parsed, models.AccessToken)
         bearer = client_package.AuthenticatedClient(
-            base_url=served.base_url, token=token.parsed.access_token, timeout=patient
+            base_url=served.base_url, token=token.parsed.access_token, timeout=PATIENT
         )
         created_key = await _op("users", "api_keys_create").asyncio_detailed(
             client=bearer,
@@ -112,7 +111,7 @@ async def test_a_generated_client_drives_every_area(settings: Settings, generate
             token=created_key.parsed.key,
             prefix="",
             auth_header_name="X-API-Key",
-            timeout=patient,
+            timeout=PATIENT,
         )
 
         # conversations and messages, with search
@@ -207,7 +206,7 @@ async def test_a_generated_client_drives_every_area(settings: Settings, generate
         )
         assert isinstance(published.parsed, models.SiteRead)
         assert published.parsed.published_url.startswith(served.base_url + "/p/")
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=PATIENT) as http:
             page = await http.get(published.parsed.published_url)
         assert page.text == "<p>2</p>"
 
