@@ -41,7 +41,7 @@ class CursorParams:
     cursor: str | None = None
 
 
-def cursor_params(
+async def cursor_params(
     limit: Annotated[Limit, Query()] = 20,
     cursor: Annotated[
         str | None,

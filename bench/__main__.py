@@ -5,6 +5,7 @@ MONGODB_URL=… make bench                    # every case, on any server
 python -m bench --targets-only              # only the target rows
 python -m bench --case analytics --case money
 python -m bench --list                      # the case names
+python -m bench --case "users/me" --profile profiles/   # with py-spy profiles of the app
 python -m bench --help
 
 BENCHMARKS.md keeps one section per engine measured; a run replaces its engine's section only.
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -176,12 +178,21 @@ def parse_args(argv: list[str]) -> Selection:
         help="only cases whose name contains NAME (repeatable; --list shows them)",
     )
     parser.add_argument("--list", action="store_true", help="print the case names and exit")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the app with py-spy during each throughput case; write DIR/<case>.txt "
+        "(collapsed stacks) and DIR/<case>.top.md (the functions with the most samples)",
+    )
     args = parser.parse_args(argv)
     if args.list:
         print("throughput cases:\n  " + "\n  ".join(THROUGHPUT_CASES))
         print("target cases:\n  " + "\n  ".join(TARGET_CASES))
         raise SystemExit(0)
-    selection = Selection(targets_only=args.targets_only, names=args.case)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    selection = Selection(targets_only=args.targets_only, names=args.case, profile=args.profile)
     if not any(selection.wants(case) for case in THROUGHPUT_CASES + TARGET_CASES):
         parser.error(f"no case matches {args.case}; --list shows the names")
     return selection

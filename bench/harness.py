@@ -20,6 +20,7 @@ from bson import ObjectId
 
 from app.embedded_server import free_port
 from app.engine import EngineProfile
+from bench.profiling import recording
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = (1, 8, 32)
@@ -50,6 +51,7 @@ class Selection:
 
     targets_only: bool = False
     names: list[str] = field(default_factory=list)
+    profile: Path | None = None  # where py-spy profiles of the app go (bench/profiling.py)
 
     def wants(self, case: str) -> bool:
         if case in THROUGHPUT_CASES and self.targets_only:
@@ -199,19 +201,20 @@ class Bench:
         rows: list[Row] = []
         if not self.wants(case):
             return rows
-        for concurrency in CONCURRENCY:
-            block = max(concurrency, total_for(concurrency) // 4)
-            app_parts, floor_parts = [], []
-            for _ in range(4):
-                app_parts.append(await measure(app_call, concurrency, block))
-                floor_parts.append(await measure(floor_call, concurrency, block))
-            app_stats, floor_stats = combine(app_parts), combine(floor_parts)
-            rows.append(Row(case, concurrency, app_stats, floor_stats))
-            print(
-                f"{case} c={concurrency}: app {app_stats.throughput:.0f}/s, "
-                f"floor {floor_stats.throughput:.0f}/s",
-                flush=True,
-            )
+        async with recording(self.app_pid, self.selection.profile, case):
+            for concurrency in CONCURRENCY:
+                block = max(concurrency, total_for(concurrency) // 4)
+                app_parts, floor_parts = [], []
+                for _ in range(4):
+                    app_parts.append(await measure(app_call, concurrency, block))
+                    floor_parts.append(await measure(floor_call, concurrency, block))
+                app_stats, floor_stats = combine(app_parts), combine(floor_parts)
+                rows.append(Row(case, concurrency, app_stats, floor_stats))
+                print(
+                    f"{case} c={concurrency}: app {app_stats.throughput:.0f}/s, "
+                    f"floor {floor_stats.throughput:.0f}/s",
+                    flush=True,
+                )
         self.report.rows.extend(rows)
         self.save()
         return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -154,6 +155,25 @@ async def test_missing_expired_forged_and_alg_none_tokens_are_401(
         assert response.status_code == 401, headers
         assert response.headers["www-authenticate"]
         assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_token_accepted_once_is_refused_after_it_expires(
+    client: httpx.AsyncClient, app: FastAPI, alice: TestUser
+) -> None:
+    """Verified tokens are remembered until their `exp`, never beyond it."""
+    expires = time.time() + 1.5
+    token = jwt.encode(
+        {"sub": alice.id, "typ": "access", "exp": expires},
+        app.state.settings.secret_key,
+        algorithm="HS256",
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
+    assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
+    await asyncio.sleep(max(0.0, expires - time.time()) + 0.1)
+    refused = await client.get("/api/v1/users/me", headers=headers)
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "The token has expired."
 
 
 async def test_rs256_with_the_hmac_secret_is_rejected(

@@ -51,14 +51,16 @@ class Principal:
         return "*" in self.scopes or scope in self.scopes
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies that do no blocking work are `async def`: FastAPI runs a plain `def` one in the
+# thread pool, a hop per request that costs more than the work.
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_mail_sender(request: Request) -> MailSender:
+async def get_mail_sender(request: Request) -> MailSender:
     return request.app.state.mail_sender
 
 

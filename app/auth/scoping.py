@@ -39,14 +39,19 @@ D = TypeVar("D", bound=OwnedDocument)
 P = TypeVar("P", bound=BaseModel)
 
 
-def parse_object_id(value: Any) -> ObjectId | None:
-    """An ObjectId from a client's string, or None when it is not one."""
-    if isinstance(value, ObjectId):
+def parse_object_id(value: Any) -> PydanticObjectId | None:
+    """An ObjectId from a client's string, or None when it is not one.
+
+    Beanie's own id type (an ObjectId subclass), so `Document.get` takes it as is: with a plain
+    ObjectId it builds a pydantic TypeAdapter on every call to convert it."""
+    if isinstance(value, PydanticObjectId):
         return value
+    if isinstance(value, ObjectId):
+        return PydanticObjectId(value)
     if not isinstance(value, str) or len(value) != 24:
         return None
     try:
-        return ObjectId(value)
+        return PydanticObjectId(value)
     except (InvalidId, TypeError):
         return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -83,9 +84,39 @@ class TokenSubject:
     name: str | None = None
 
 
+# Tokens verified, until their `exp`: a token is immutable, so verifying it again says the same
+# until it expires (checked on every use). What it names is still read on every request, so a
+# deleted user or a demoted role takes effect at once. Bounded: emptied when full.
+_VERIFIED: dict[tuple[str | None, ...], tuple[TokenSubject, float]] = {}
+_VERIFIED_MAX = 10_000
+
+
 def decode_bearer(token: str, settings: Settings) -> TokenSubject:
     """Verify a bearer token. Each algorithm is accepted only with its own key, so neither
     `alg: none` nor an RS256 public key used as an HS256 secret gets through."""
+    key = (
+        token,
+        settings.secret_key,
+        settings.external_jwt_issuer,
+        settings.external_jwt_public_key,
+        settings.external_jwt_audience,
+    )
+    known = _VERIFIED.get(key)
+    if known is not None:
+        subject, expires = known
+        if time.time() < expires:
+            return subject
+        del _VERIFIED[key]
+        raise Unauthorized("The token has expired.")
+    subject, expires = _verify_bearer(token, settings)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[key] = (subject, expires)
+    return subject
+
+
+def _verify_bearer(token: str, settings: Settings) -> tuple[TokenSubject, float]:
+    """The token's subject and expiry (epoch seconds), or Unauthorized."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -101,7 +132,7 @@ def decode_bearer(token: str, settings: Settings) -> TokenSubject:
             )
             if claims.get("typ") != "access":
                 raise Unauthorized("Not an access token.")
-            return TokenSubject(user_id=str(claims["sub"]))
+            return TokenSubject(user_id=str(claims["sub"])), float(claims["exp"])
         if (
             algorithm == "RS256"
             and settings.external_jwt_issuer
@@ -127,9 +158,10 @@ def decode_bearer(token: str, settings: Settings) -> TokenSubject:
                 raise Unauthorized("Invalid subject.")
             email = claims.get("email") if isinstance(claims.get("email"), str) else None
             name = claims.get("name") if isinstance(claims.get("name"), str) else None
-            return TokenSubject(
+            subject = TokenSubject(
                 issuer=settings.external_jwt_issuer, external_sub=sub, email=email, name=name
             )
+            return subject, float(claims["exp"])
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("The token has expired.") from exc
     except jwt.PyJWTError as exc:
