@@ -15,6 +15,7 @@ import time
 from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
+from app.engine import is_unique_error
 from bench.analytics import BATCH_SIZE, _batch, _stored
 from bench.harness import Bench, Row, Stats
 from documents.usage import UsageEvent
@@ -56,14 +57,18 @@ async def racing_batch_ingest(bench: Bench) -> None:
     async def insert(docs: list[dict]) -> None:
         """Raw `insert_many`, with the least any raw-driver caller must add on an engine that
         answers "deadlock detected" to racing inserts: the refused rows sent again, at once
-        (no backoff, so the floor stays a floor). The repeats, refused by the unique index,
-        are dropped."""
+        (no backoff, so the floor stays a floor). The repeats, refused by the unique index (as
+        each engine reports it, `app/engine`), are dropped."""
         for _attempt in range(20):
             try:
                 await floor_events.insert_many(docs, ordered=False)
                 return
             except BulkWriteError as exc:
-                refused = [e for e in exc.details["writeErrors"] if e.get("code") != 11000]
+                refused = [
+                    e
+                    for e in exc.details["writeErrors"]
+                    if not is_unique_error(e.get("code"), e.get("errmsg"))
+                ]
                 if not refused:
                     return
                 docs = [docs[e["index"]] for e in refused]

@@ -78,7 +78,6 @@ async def test_a_generated_client_drives_every_area(settings: Settings, generate
         client_package = _load(generated)
         models = importlib.import_module(f"{PACKAGE}.models")
         types = importlib.import_module(f"{PACKAGE}.types")
-        # A loaded machine (parallel workers) can take longer than httpx's default 5 s.
         anonymous = client_package.Client(base_url=served.base_url, timeout=PATIENT)
 
         # register → token → API key
