@@ -58,15 +58,23 @@ async def insert_row_unless_exists(collection: AsyncCollection, row: Mapping[str
 
 
 async def insert_rows_unless_exist(
-    collection: AsyncCollection, rows: Sequence[dict[str, Any]]
+    collection: AsyncCollection,
+    rows: Sequence[dict[str, Any]],
+    *,
+    unique_key: Sequence[str] = ("_id",),
 ) -> set[int]:
     """Insert `rows` in one unordered `insert_many`; the indexes of those a unique index refused.
+
+    Rows go in the order of `unique_key` (the fields of the unique index they may collide on):
+    two racing batches that share keys then wait on each other in one direction only. In any
+    other order, engines that lock rows form a cycle of waiting inserts, and PostgreSQL-backed
+    ones break each cycle only after its deadlock timeout, one row at a time (README "Engines").
 
     Rows refused transiently are sent again, alone, under the policy; a row the engine accepted
     is never sent twice. When the whole command is refused transiently, every row goes again,
     so a row this call already wrote may come back refused by its own `_id`: callers that need
     to tell "mine" from "another writer's" compare `_id`s (the ledger does)."""
-    pending = list(range(len(rows)))
+    pending = sorted(range(len(rows)), key=lambda i: [str(rows[i].get(f)) for f in unique_key])
     refused: set[int] = set()
     attempt = 0
     while pending:
@@ -75,20 +83,21 @@ async def insert_rows_unless_exist(
             await collection.insert_many([rows[i] for i in pending], ordered=False)
             return refused
         except BulkWriteError as exc:
-            again, kind = [], None
+            again: set[int] = set()
+            kind = None
             for error in exc.details.get("writeErrors") or []:
                 index = pending[error["index"]]
                 code, message = error.get("code"), error.get("errmsg")
                 if is_unique_error(code, message):
                     refused.add(index)
                 elif (row_kind := error_kind(code, message)) is not None:
-                    again.append(index)
+                    again.add(index)
                     kind = kind or row_kind
                 else:
                     raise
             if kind is None:
                 return refused
-            pending = again
+            pending = [i for i in pending if i in again]
             await after_transient(kind, attempt, exc, insert_rows_unless_exist)
         except OperationFailure as exc:
             kind = transient_kind(exc)

@@ -115,7 +115,9 @@ async def record_events(owner: User | ObjectId, drafts: Sequence[UsageEvent]) ->
     journal = owned(UsageBatch, owner_id).new(event_ids=[event.id for event in fresh])
     await insert_unless_exists(journal)  # a new id: only ever retried, never refused
     rows = [event.model_dump(by_alias=True, exclude_none=True) for event in fresh]
-    refused = await insert_rows_unless_exist(UsageEvent.get_pymongo_collection(), rows)
+    refused = await insert_rows_unless_exist(
+        UsageEvent.get_pymongo_collection(), rows, unique_key=("request_id",)
+    )
     existing = {}
     if refused:
         found = scope.find({"request_id": {"$in": [fresh[i].request_id for i in refused]}})
