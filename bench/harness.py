@@ -139,6 +139,10 @@ async def start_uvicorn(target: str, env: dict[str, str]) -> tuple[asyncio.subpr
         "--port",
         str(port),
         "--no-access-log",
+        # Idle keep-alive connections stay open between phases: a server closing one just as
+        # the client reuses it is a ReadError, not a measurement (app and floor alike).
+        "--timeout-keep-alive",
+        "3600",
         "--log-level",
         "warning",
         *(["--factory"] if target.startswith("app.") else []),
