@@ -5,6 +5,7 @@ must)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import UTC, datetime
@@ -69,18 +70,27 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
     now = datetime.now(UTC)
     if parts[0] == "me":
         await _json(send, {"id": owner, "email": user["email"]})
+    elif parts[0] == "me-by-key":
+        # An API key's use is counted on every request (`usage {count, last_used_at}`): the
+        # key's findAndModify by its hash, besides the user's read.
+        key = dict(scope["headers"]).get(b"x-api-key", b"")
+        await db.api_keys.find_one_and_update(
+            {"key_hash": hashlib.sha256(key).hexdigest(), "revoked_at": None},
+            {"$inc": {"usage.count": 1}, "$set": {"usage.last_used_at": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        await _json(send, {"id": owner, "email": user["email"]})
     elif parts[0] == "reserve":
-        # A reservation's work: make sure the month's budget exists, one guarded `$inc`, the
-        # reservation document.
+        # A reservation's work: one guarded `$inc` of the month's budget (created by the
+        # month's first hold), the reservation document.
         await _body(receive)
         month, amount, limit = now.strftime("%Y-%m"), 10_000, 10**15
         budget = f"floor:{owner}:{month}"
-        if await db.floor_budgets.find_one({"_id": budget}) is None:
+        guard = {"owner_id": owner, "_id": budget, "committed": {"$lte": limit - amount}}
+        hold = {"$inc": {"committed": amount, "reserved": amount}}
+        if not (await db.floor_budgets.update_one(guard, hold)).matched_count:
             await db.floor_budgets.insert_one({"_id": budget, "owner_id": owner, "committed": 0})
-        await db.floor_budgets.update_one(
-            {"owner_id": owner, "_id": budget, "committed": {"$lte": limit - amount}},
-            {"$inc": {"committed": amount, "reserved": amount}},
-        )
+            await db.floor_budgets.update_one(guard, hold)
         held = {"owner_id": owner, "month": month, "amount_micros": amount, "expires_at": now}
         await db.floor_reservations.insert_one(held)
         await _json(send, {"id": held["_id"]}, status=201)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.budgets.check import check_quotas
 from app.database import get_db
 from app.embedded_server import EmbeddedServer
 from app.jobs.cleanup import run_cleanup
@@ -24,8 +25,7 @@ from tests.factories import TestUser
 from tests.servers import start_server
 
 
-async def _signed_in(client: httpx.AsyncClient) -> dict[str, str]:
-    email = f"crash-{os.urandom(4).hex()}@example.com"
+async def _signed_in(client: httpx.AsyncClient, email: str) -> dict[str, str]:
     await client.post("/api/v1/auth/register", json={"email": email, "password": "crash-test-pw"})
     token = (
         await client.post(
@@ -38,7 +38,8 @@ async def _signed_in(client: httpx.AsyncClient) -> dict[str, str]:
 async def test_acknowledged_writes_survive_kill_9(settings: Settings, app: FastAPI) -> None:
     served = await start_server(settings)
     client = httpx.AsyncClient(base_url=served.base_url, timeout=30)
-    headers = await _signed_in(client)
+    email = f"crash-{os.urandom(4).hex()}@example.com"
+    headers = await _signed_in(client, email)
     conversation = (
         await client.post("/api/v1/conversations", json={"title": "crash"}, headers=headers)
     ).json()
@@ -173,6 +174,12 @@ async def test_acknowledged_writes_survive_kill_9(settings: Settings, app: FastA
     known = {raw["_id"] async for raw in db[FILES].find({}, {"_id": 1})}
     orphans = [fid for fid in await db[CHUNKS].distinct("files_id") if fid not in known]
     assert orphans == []
+    # Counters after a kill: never too few; at most the killed requests' new blobs too many
+    # (README "Budgets and quotas"), which is what `genstore quota check --fix` repairs.
+    in_flight = 300 * 1024 + 4 + len("version content 999")
+    for drift in await check_quotas(fix=True, email=email):
+        assert drift.what == "used_bytes" and 0 < drift.recorded - drift.exact <= in_flight
+    assert await check_quotas(fix=False, email=email) == []
 
 
 async def test_api_routes_give_503_while_the_database_is_down_then_recover(

@@ -222,13 +222,20 @@ class Scope(Generic[D]):
         return result.matched_count if result is not None else 0
 
     async def increment_within(
-        self, document_id: Any, increments: dict[str, int], *, total: str, limit: int | None
+        self,
+        document_id: Any,
+        increments: dict[str, int],
+        *,
+        total: str,
+        limit: int | None,
+        first: D | None = None,
     ) -> bool:
-        """A guarded counter (`engine.increment_within`) on one owned document."""
+        """A guarded counter (`engine.increment_within`) on one owned document; `first` is the
+        document its first increment creates."""
         self._writable()
         filter_ = self.filter({"_id": document_id})
         return await increment_within(
-            self.collection, filter_, increments, total=total, limit=limit
+            self.collection, filter_, increments, total=total, limit=limit, first=first
         )
 
     async def delete_or_404(self, document_id: Any) -> ObjectId:

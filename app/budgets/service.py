@@ -26,7 +26,6 @@ from app.budgets.schemas import (
     StorageRead,
     UserLimitsUpdate,
 )
-from app.engine import insert_unless_exists
 from app.errors import BudgetExceeded, NotFound, Unprocessable
 from app.money import to_micros, to_usd_text
 from app.usage.rollups import budget_id
@@ -36,18 +35,26 @@ from documents.budget import Reservation, SpendBudget, StorageUse
 from documents.user import User
 
 
-async def _ensure_budget(owner: ObjectId, month: str, api_key_id: ObjectId | None) -> str:
+async def _hold_in_budget(
+    owner: ObjectId, month: str, api_key_id: ObjectId | None, amount: int, limit: int | None
+) -> bool:
+    """`_hold` on the month's budget, which the month's first hold creates."""
     target = budget_id(owner, month, api_key_id)
-    await insert_unless_exists(
-        SpendBudget(id=target, owner_id=owner, month=month, api_key_id=api_key_id)
-    )
-    return target
+    first = SpendBudget(id=target, owner_id=owner, month=month, api_key_id=api_key_id)
+    return await _hold(owner, target, amount, limit, first=first)
 
 
-async def _hold(owner: ObjectId, target: str, amount: int, limit: int | None) -> bool:
+async def _hold(
+    owner: ObjectId,
+    target: str,
+    amount: int,
+    limit: int | None,
+    *,
+    first: SpendBudget | None = None,
+) -> bool:
     increments = {"reserved_micros": amount, "committed_micros": amount}
     return await owned(SpendBudget, owner).increment_within(
-        target, increments, total="committed_micros", limit=limit
+        target, increments, total="committed_micros", limit=limit, first=first
     )
 
 
@@ -67,8 +74,8 @@ async def reserve(user: User, api_key: ApiKey | None, body: ReservationCreate) -
     month = limits.month_of(now)
     amount = to_micros(body.amount_usd)
     user_limit = limits.spend_limit(user)
-    target = await _ensure_budget(owner, month, None)
-    if not await _hold(owner, target, amount, user_limit):
+    target = budget_id(owner, month, None)
+    if not await _hold_in_budget(owner, month, None, amount, user_limit):
         await release_expired(owner)  # an expired hold stops counting the moment it expires
         if not await _hold(owner, target, amount, user_limit):
             assert user_limit is not None
@@ -80,8 +87,8 @@ async def reserve(user: User, api_key: ApiKey | None, body: ReservationCreate) -
     key_id = ObjectId(str(api_key.id)) if api_key is not None else None
     if key_id is not None:
         key_limit = limits.key_spend_limit(api_key)
-        key_target = await _ensure_budget(owner, month, key_id)
-        if not await _hold(owner, key_target, amount, key_limit):
+        key_target = budget_id(owner, month, key_id)
+        if not await _hold_in_budget(owner, month, key_id, amount, key_limit):
             await _unhold(owner, target, amount)
             assert key_limit is not None
             left = await _remaining(owner, key_target, key_limit)

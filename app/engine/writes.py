@@ -10,7 +10,8 @@ buckets, migrations) or a bulk insert; Beanie documents are inserted through Bea
 - `insert_rows_unless_exist`: the same for many rows in one unordered `insert_many`.
 - `increment_or_insert`: a counter created by an insert, never by a racing `$inc` upsert
   (PostgreSQL-backed engines lose increments that way).
-- `increment_within`: a guarded `$inc` that applies only while a field stays under a limit.
+- `increment_within`: a guarded `$inc` that applies only while a field stays under a limit,
+  optionally of a counter its first increment creates.
 - `drop_index_if_exists`.
 """
 
@@ -132,10 +133,16 @@ async def increment_within(
     *,
     total: str,
     limit: int | None,
+    first: Document | None = None,
 ) -> bool:
     """Add `increments` (64-bit) to the one document `filter_` names, only while its `total`
     field stays within `limit` after the change (a release, negative, always applies); False
-    when the guard refused it or no document matched."""
+    when the guard refused it or no document matched.
+
+    With `first`, a counter that its first increment creates: when the update matches nothing,
+    a read of `filter_` tells whether the document is missing; it is then inserted (a racer may
+    win that insert), and the update is sent again. Every increment but the first is one
+    command, where inserting before each increment would cost a refused insert every time."""
     added = increments.get(total, 0)
     guard = dict(filter_)
     if limit is not None and added >= 0:
@@ -143,8 +150,18 @@ async def increment_within(
             return False
         guard[total] = {"$lte": limit - added}
     change = {"$inc": {path: Int64(amount) for path, amount in increments.items()}}
-    result = await retrying(lambda: collection.update_one(guard, change))
-    return result.matched_count == 1
+
+    async def apply() -> bool:
+        return (await retrying(lambda: collection.update_one(guard, change))).matched_count == 1
+
+    if await apply():
+        return True
+    if first is None:
+        return False
+    if not await retrying(lambda: collection.find_one(filter_, {"_id": 1})):
+        await insert_unless_exists(first)
+    # Sent again either way: a racer may have created the document since the first try.
+    return await apply()
 
 
 async def drop_index_if_exists(collection: AsyncCollection, name: str) -> None:

@@ -35,7 +35,7 @@ async def store_upload(
     owner = ObjectId(str(user.id))
     async with storage.upload_lease(owner) as lease:
         blob = await storage.put(
-            owner, upload.file_chunks(), lease=lease, max_bytes=upload.max_bytes
+            user, upload.file_chunks(), lease=lease, max_bytes=upload.max_bytes
         )
         return await _record_handle(user, upload, blob, kind, links)
 

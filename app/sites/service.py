@@ -57,7 +57,6 @@ async def _resolve_changes(
 ) -> list[SiteChange]:
     """Store new bytes (deduplicated) and describe each change with what the path held. The
     caller writes the version under `lease`, which holds the new blobs until then."""
-    owner = ObjectId(str(user.id))
     resolved = []
     for change in changes:
         prev = _state(manifest.get(change.path))
@@ -78,7 +77,7 @@ async def _resolve_changes(
             data = change.data() or b""
             if not data:
                 raise Unprocessable(f"`{change.path}` would be empty.", field="body.changes")
-            blob = await storage.put_bytes(owner, data, lease=lease)
+            blob = await storage.put_bytes(user, data, lease=lease)
             sha256, size = blob.sha256, blob.size
             content_type = for_path(change.path, blob.head)
         resolved.append(

@@ -17,7 +17,7 @@ from gridfs.errors import CorruptGridFile, NoFile
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from app.auth.scoping import blob_filter
+from app.auth.scoping import blob_filter, owner_id_of
 from app.database import get_db
 from app.engine import insert_row_unless_exists, insert_rows_unless_exist, retrying
 from app.errors import PayloadTooLarge, Unprocessable
@@ -25,6 +25,7 @@ from app.storage.leases import UploadLease
 from app.storage.quota import StorageHold, count_again
 from documents.base import utcnow
 from documents.blob import CHUNKS, FILES
+from documents.user import User
 
 CHUNK_SIZE = 255 * 1024
 WRITE_BATCH_CHUNKS = 4  # about 1 MiB per insert
@@ -58,7 +59,7 @@ def chunks_collection() -> AsyncCollection:
 
 
 async def put(
-    owner_id: ObjectId,
+    owner: User | ObjectId,
     chunks: AsyncIterable[bytes],
     *,
     lease: UploadLease,
@@ -72,8 +73,9 @@ async def put(
     driver's GridIn buffers up to 48 MiB before its first write, and memory must not grow with
     the file. Reads go through the driver's bucket.
     """
+    owner_id = owner_id_of(owner)
     file_id = ObjectId()
-    hold = await StorageHold.start(owner_id)
+    hold = await StorageHold.start(owner)
     registered = False
     stored = False
     hasher = hashlib.sha256()
@@ -173,11 +175,11 @@ async def drop_chunks(file_id: ObjectId) -> None:
     await retrying(chunks_collection().delete_many, {"files_id": file_id})
 
 
-async def put_bytes(owner_id: ObjectId, data: bytes, *, lease: UploadLease) -> StoredBlob:
+async def put_bytes(owner: User | ObjectId, data: bytes, *, lease: UploadLease) -> StoredBlob:
     async def one_chunk() -> AsyncIterator[bytes]:
         yield data
 
-    return await put(owner_id, one_chunk(), lease=lease)
+    return await put(owner, one_chunk(), lease=lease)
 
 
 async def _reuse(owner_id: ObjectId, sha256: str) -> bool:

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 
 from bson import Int64, ObjectId
 
-from app.auth.scoping import blob_filter, owned
+from app.auth.scoping import blob_filter, owned, owner_id_of
 from app.budgets.limits import storage_limit
 from app.database import get_db
 from app.engine import insert_unless_exists, retrying
@@ -55,13 +55,20 @@ async def _ensure(owner_id: ObjectId) -> None:
 
 
 async def _change(
-    owner_id: ObjectId, *, used: int = 0, reserved: int = 0, limit: int | None = None
+    owner_id: ObjectId,
+    *,
+    used: int = 0,
+    reserved: int = 0,
+    limit: int | None = None,
+    create: bool = False,
 ) -> bool:
-    """One `$inc` of the owner's counters; with `limit`, only if committed stays within it."""
+    """One `$inc` of the owner's counters; with `limit`, only if committed stays within it.
+    With `create`, the owner's first change creates the counters."""
     committed = used + reserved
     increments = {"used_bytes": used, "reserved_bytes": reserved, "committed_bytes": committed}
+    first = StorageUse(id=str(owner_id), owner_id=owner_id) if create else None
     return await owned(StorageUse, owner_id).increment_within(
-        str(owner_id), increments, total="committed_bytes", limit=limit
+        str(owner_id), increments, total="committed_bytes", limit=limit, first=first
     )
 
 
@@ -74,14 +81,14 @@ class StorageHold:
         self.held = 0
 
     @classmethod
-    async def start(cls, owner_id: ObjectId) -> StorageHold:
-        user = await User.get(owner_id)
-        await _ensure(owner_id)
-        return cls(owner_id, storage_limit(user) if user is not None else None)
+    async def start(cls, owner: User | ObjectId) -> StorageHold:
+        """The caller's user document carries the limit; an owner id costs a read of it."""
+        user = owner if isinstance(owner, User) else await User.get(owner)
+        return cls(owner_id_of(owner), storage_limit(user) if user is not None else None)
 
     async def take(self, size: int) -> None:
         """Hold `size` more bytes, or refuse the upload (403) when they do not fit."""
-        if not await _change(self.owner_id, reserved=size, limit=self.limit):
+        if not await _change(self.owner_id, reserved=size, limit=self.limit, create=True):
             raise StorageQuotaExceeded(
                 f"This upload does not fit in your storage limit of {self.limit} bytes.",
                 extensions={"limit_bytes": self.limit},
@@ -108,8 +115,7 @@ async def count_again(owner_id: ObjectId, sha256: str) -> None:
         {"$set": {"metadata.counted": True}},
     )
     if flipped is not None:
-        await _ensure(owner_id)
-        await _change(owner_id, used=flipped["length"])
+        await _change(owner_id, used=flipped["length"], create=True)
 
 
 async def uncount_unreferenced(owner_id: ObjectId) -> int:
