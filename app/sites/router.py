@@ -22,7 +22,6 @@ from app.sites.schemas import (
     RestoreRequest,
     SiteCreate,
     SiteDiff,
-    SiteFileRead,
     SitePatch,
     SiteRead,
     SiteSummary,
@@ -92,7 +91,7 @@ async def list_versions(site_id: str, user: CurrentUser, params: Pagination):
 )
 async def get_version(site_id: str, number: int, user: CurrentUser):
     files = await service.version_manifest(user, site_id, number)
-    return VersionManifest(number=number, files=[SiteFileRead(**f.model_dump()) for f in files])
+    return VersionManifest.model_validate({"number": number, "files": files}, from_attributes=True)
 
 
 @router.get(

@@ -5,7 +5,14 @@ import binascii
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from app.schemas import IdStr, JsonObject, ObjectIdIn, ResourceRead, StrictInput
 from app.settings import Settings
@@ -128,6 +135,9 @@ class PublishRequest(StrictInput):
 
 
 class SiteFileRead(BaseModel):
+    # Read from the stored files' attributes: a manifest is hundreds of them, copied once.
+    model_config = ConfigDict(from_attributes=True)
+
     path: str
     size: int
     sha256: str
