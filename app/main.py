@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 
 from app import database
 from app.analytics.router import admin_router as admin_analytics_router
@@ -41,6 +42,12 @@ from app.users.router import router as users_router
 from app.workflows.router import router as workflows_router
 
 API_PREFIX = "/api/v1"
+_NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -63,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="A MongoDB document store for AI-generation apps",
         lifespan=lifespan,
         redirect_slashes=False,
+        telemetry=None if settings.otel_enabled else _NO_TELEMETRY,
     )
     app.state.settings = settings
     limits.use_defaults(settings)

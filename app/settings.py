@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     server_selection_timeout_ms: int = Field(default=2000, ge=100)
     log_level: str = "INFO"
+    # FastAPI's own OpenTelemetry spans, metrics and logs, for deployments that configure an
+    # OpenTelemetry SDK. Off by default: FastAPI otherwise asks the OpenTelemetry API whether a
+    # provider is configured on every request (Prometheus at /metrics is always on).
+    otel_enabled: bool = False
     mail_backend: Literal["file", "memory"] = "file"
     mail_dir: str = ".tools/mail"
     # A usage batch journal older than this belongs to a writer that died: reports, the cleanup

@@ -19,7 +19,8 @@ READING = [
     "On the embedded FerretDB (SQLite) every command costs milliseconds and most filters are evaluated by scanning the collection in Go, so the database dominates every case and the app/floor ratios mostly measure FerretDB. Compare ratios within one run and one server; run `MONGODB_URL=… make bench` against MongoDB for production figures.",
     "Client, app, floor and the database share the machine's 2 cores, so throughput falls as concurrency rises: the server is saturated, not the app waiting on locks. The pool is the engine profile's choice (`app/engine/`): one connection per process on FerretDB v1, which does not isolate concurrent updates of one document; the driver's default elsewhere.",
     "Deterministic costs are asserted in the tests, not here: an append is 2 database commands (the bearer token's user and one findAndModify) at message 20 and at message 20,000; a list is 2; a version manifest is 2; bearer authentication is 1 read.",
-    "Both `/users/me` rows use the same floor, one read of the user. The API-key row is slower by design: the key is looked up and its usage counted in one findAndModify before the user is read (and a rate-limit `$inc` when the key has a limit).",
+    "The `/users/me` floors send what each way of signing in must: one read of the user for a bearer token; for an API key also the key's findAndModify by its hash, which counts its use (`usage {count, last_used_at}`, and a rate-limit `$inc` when the key has a limit).",
+    "A reservation is 3 commands in app and floor (the user, one guarded `$inc` of the month's budget, the reservation). A site commit of one new file is 9 in the app against the floor's 6: the app adds the upload lease (insert, delete) that keeps the new blob from the collector until the version references it, and the storage quota's guarded `$inc`.",
     "The three usage-analytics targets fail on the embedded engine, each with its probe in the row: every FerretDB v1 write commits on its own and every filter but `_id` scans in Go. Batch ingest sends six commands per batch (journal, `insert_many`, rollup and budget increments, journal delete, release) where the floor sends one `insert_many`; measured per 1,000-event batch: the insert alone ~120 ms of ~320 ms, the rest split between the other commands and validation. Rebuild streams every event once: the raw driver's scan of the same million events alone takes about half of its time (the other half is summing and writing). A report reads one rollup per day (100 here) and FerretDB takes ~0.5 ms per such document, so a raw find of the same rollups is already ~19× `/users/me`'s single document; the app adds parsing and grouping. On MongoDB these are index reads; run `MONGODB_URL=… make bench` for those figures.",
     "For appends the floor measured slower than the app although both send the same two commands with the same filters; app and floor alternate in four blocks per concurrency to spread data growth evenly. The cause was not found in this run (not profiled); the target row passes either way.",
 ]
@@ -34,6 +35,8 @@ def versions_line(profile: EngineProfile) -> str:
 
 
 SECTION = re.compile(r"<!-- engine: (?P<name>.*?) -->\n(?P<body>.*?)<!-- /engine -->\n?", re.DOTALL)
+# Written by hand from `python -m bench --profile DIR` runs; kept as it is by every run.
+PROFILES = re.compile(r"<!-- profiles -->\n.*?<!-- /profiles -->\n?", re.DOTALL)
 
 
 def engine_section(
@@ -114,4 +117,6 @@ def write_markdown(
     text = "\n".join(lines) + "\n"
     for name, body in sections.items():
         text += f"\n<!-- engine: {name} -->\n{body}<!-- /engine -->\n"
+    if profiles := PROFILES.search(existing):
+        text += "\n" + profiles.group(0)
     path.write_text(text)

@@ -8,6 +8,7 @@ import asyncio
 import httpx
 from bson import ObjectId
 
+from app.observability import command_recorder
 from tests.factories import TestUser, make_api_key, register_user
 from tests.racing import needs_isolation
 
@@ -217,3 +218,18 @@ async def test_a_generation_holds_its_budget_until_its_final_patch(
     await client.patch(f"{api}/{fid}", json={"status": "failed"}, headers=user.headers)
     spend = (await client.get(LIMITS, headers=user.headers)).json()["spend"]
     assert (spend["reserved_usd"], spend["remaining_usd"]) == ("0.000000", "1.500000")
+
+
+async def test_a_reservation_costs_three_commands_once_the_month_has_a_budget(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    costs = []
+    for _ in range(2):
+        with command_recorder.capture() as commands:
+            held = await client.post(RESERVE, json={"amount_usd": "0.01"}, headers=alice.headers)
+        assert held.status_code == 201, held.text
+        costs.append(commands)
+    # The month's first hold finds no budget, creates it and holds again.
+    assert costs[0] == ["find", "update", "find", "insert", "update", "insert"]
+    # Then: the user, one guarded `$inc`, the reservation.
+    assert costs[1] == ["find", "update", "insert"]

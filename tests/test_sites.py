@@ -478,3 +478,25 @@ async def test_concurrent_commits_to_different_sites_all_land(
     for site_id in sites:
         page = await client.get(f"{API}/{site_id}/files/index.html", headers=alice.headers)
         assert page.text == f"{site_id}/2"
+
+
+async def test_a_commit_of_one_new_file_costs_nine_commands(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    site = await new_site(client, alice, files=[{"path": "index.html", "content": "v1"}])
+    with command_recorder.capture() as commands:
+        response = await commit(
+            client, alice, site["id"], 1, [{"path": "index.html", "content": "v2"}]
+        )
+    assert response.status_code == 201, response.text
+    assert commands == [
+        "find",  # the caller
+        "find",  # the site's head
+        "insert",  # the upload lease, naming the new bytes' sha256
+        "update",  # no blob of those bytes to reuse
+        "update",  # its bytes counted as use, guarded by the storage limit
+        "insert",  # the chunk
+        "insert",  # the GridFS file document
+        "findAndModify",  # the version, on its base
+        "delete",  # the lease, once the version references the blob
+    ]

@@ -86,9 +86,10 @@ async def put(
     batch: list[dict] = []
     chunk_collection = chunks_collection()
 
-    async def write(rows: list[dict]) -> None:
+    async def write(rows: list[dict], *, whole: bool = False) -> None:
         nonlocal registered
-        await hold.take(sum(len(row["data"]) for row in rows))  # 403 before the bytes land
+        # 403 before the bytes land.
+        await hold.take(sum(len(row["data"]) for row in rows), whole=whole)
         if not registered:  # before the first chunk: the sweep must know these are not orphans
             await lease.register(file_id=file_id)
             registered = True
@@ -109,7 +110,8 @@ async def put(
                 await write(batch)
                 batch = []
         if final and batch:
-            await write(batch)
+            # Nothing written before this batch: it is the whole blob.
+            await write(batch, whole=batch[0]["n"] == 0)
             batch = []
 
     try:

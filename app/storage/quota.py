@@ -10,7 +10,8 @@ Uploads hold their bytes before each chunk batch is written (`hold`): one guarde
 `committed_bytes` (used + held) against the limit, so concurrent uploads never store more than
 the limit allows; an upload that would pass it is refused (403) before that batch is written,
 and its chunks are dropped. A finished upload turns its hold into use (new bytes) or gives it
-back (bytes already stored). A process that dies mid-upload leaves a hold too many, never too
+back (bytes already stored); one whose bytes go in one batch (most site files) counts them as
+use in that batch's `$inc` and gives them back the same way when the blob is not its own. A process that dies mid-upload leaves a hold too many, never too
 few; `genstore quota check --fix` recomputes every counter.
 
 Raw driver: the counted flag lives on the GridFS file documents (`blobs.files`).
@@ -78,7 +79,8 @@ class StorageHold:
     def __init__(self, owner_id: ObjectId, limit: int | None) -> None:
         self.owner_id = owner_id
         self.limit = limit
-        self.held = 0
+        self.held = 0  # reserved: bytes of chunks written, their blob not stored yet
+        self.counted = 0  # used already: a whole blob's bytes, counted before it is stored
 
     @classmethod
     async def start(cls, owner: User | ObjectId) -> StorageHold:
@@ -86,24 +88,37 @@ class StorageHold:
         user = owner if isinstance(owner, User) else await User.get(owner)
         return cls(owner_id_of(owner), storage_limit(user) if user is not None else None)
 
-    async def take(self, size: int) -> None:
-        """Hold `size` more bytes, or refuse the upload (403) when they do not fit."""
-        if not await _change(self.owner_id, reserved=size, limit=self.limit, create=True):
+    async def take(self, size: int, *, whole: bool = False) -> None:
+        """Hold `size` more bytes, or refuse the upload (403) when they do not fit.
+
+        `whole`: they are all of the upload's bytes, written in one batch (a small file, a
+        site's inline content), so they count as use at once and `stored` costs nothing. Use
+        that runs ahead of its blob errs high, never low, like a hold."""
+        counted = size if whole else 0
+        if not await _change(
+            self.owner_id,
+            used=counted,
+            reserved=size - counted,
+            limit=self.limit,
+            create=True,
+        ):
             raise StorageQuotaExceeded(
                 f"This upload does not fit in your storage limit of {self.limit} bytes.",
                 extensions={"limit_bytes": self.limit},
             )
-        self.held += size
+        self.held += size - counted
+        self.counted += counted
 
     async def stored(self, size: int) -> None:
         """New bytes were stored (their blob is counted): the hold becomes use."""
-        await _change(self.owner_id, used=size, reserved=-self.held)
-        self.held = 0
+        if self.held or size != self.counted:
+            await _change(self.owner_id, used=size - self.counted, reserved=-self.held)
+        self.held = self.counted = 0
 
     async def give_back(self) -> None:
-        if self.held:
-            await _change(self.owner_id, reserved=-self.held)
-            self.held = 0
+        if self.held or self.counted:
+            await _change(self.owner_id, used=-self.counted, reserved=-self.held)
+            self.held = self.counted = 0
 
 
 async def count_again(owner_id: ObjectId, sha256: str) -> None:
