@@ -11,8 +11,9 @@ Uploads hold their bytes before each chunk batch is written (`hold`): one guarde
 the limit allows; an upload that would pass it is refused (403) before that batch is written,
 and its chunks are dropped. A finished upload turns its hold into use (new bytes) or gives it
 back (bytes already stored); one whose bytes go in one batch (most site files) counts them as
-use in that batch's `$inc` and gives them back the same way when the blob is not its own. A process that dies mid-upload leaves a hold too many, never too
-few; `genstore quota check --fix` recomputes every counter.
+use in that batch's `$inc` and gives them back the same way when the blob is not its own. A
+process that dies mid-upload leaves a hold (or use) too many, never too few; `genstore quota
+check --fix` recomputes every counter.
 
 Raw driver: the counted flag lives on the GridFS file documents (`blobs.files`).
 """
