@@ -84,15 +84,17 @@ async def _user_from_api_key(key: str) -> Principal:
 
 
 async def get_principal(
-    settings: SettingsDep,
+    request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
+    # Settings from the app itself, not a dependency: FastAPI walks this function's
+    # dependencies again wherever the principal is used (twice on most routes).
     if api_key:
         return await _user_from_api_key(api_key)
     if bearer is None:
         raise Unauthorized("Send a bearer token or an X-API-Key header.")
-    subject = decode_bearer(bearer.credentials, settings)
+    subject = decode_bearer(bearer.credentials, request.app.state.settings)
     if subject.user_id is not None:
         oid = parse_object_id(subject.user_id)
         user = await User.get(oid) if oid else None
