@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import Binary, ObjectId
@@ -82,17 +82,20 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
         await _json(send, {"id": owner, "email": user["email"]})
     elif parts[0] == "reserve":
         # A reservation's work: one guarded `$inc` of the month's budget (created by the
-        # month's first hold), the reservation document.
+        # month's first hold), the reservation document. In the app's collections (their
+        # indexes are part of each write's cost), under ids of the floor's own.
         await _body(receive)
         month, amount, limit = now.strftime("%Y-%m"), 10_000, 10**15
         budget = f"floor:{owner}:{month}"
         guard = {"owner_id": owner, "_id": budget, "committed": {"$lte": limit - amount}}
         hold = {"$inc": {"committed": amount, "reserved": amount}}
-        if not (await db.floor_budgets.update_one(guard, hold)).matched_count:
-            await db.floor_budgets.insert_one({"_id": budget, "owner_id": owner, "committed": 0})
-            await db.floor_budgets.update_one(guard, hold)
-        held = {"owner_id": owner, "month": month, "amount_micros": amount, "expires_at": now}
-        await db.floor_reservations.insert_one(held)
+        if not (await db.spend_budgets.update_one(guard, hold)).matched_count:
+            first = {"_id": budget, "owner_id": owner, "month": month, "committed": 0}
+            await db.spend_budgets.insert_one(first)
+            await db.spend_budgets.update_one(guard, hold)
+        expires = now + timedelta(minutes=10)
+        held = {"owner_id": owner, "month": month, "amount_micros": amount, "expires_at": expires}
+        await db.reservations.insert_one(held)
         await _json(send, {"id": held["_id"]}, status=201)
     elif parts[0] == "append":
         await _body(receive)
