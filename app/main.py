@@ -77,11 +77,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.mail_sender = make_mail_sender(settings)
     install_error_handlers(app)
     install_openapi(app)
-    app.include_router(health_router)
-    app.include_router(public_sites_router)
-    app.include_router(public_shares_router)
+    # FastAPI tries routes in the order they were included, every route of a router before the
+    # next router: the busiest areas go first. No path matches two routes (a test checks), so
+    # the order changes only how soon a request finds its route.
     for router in _area_routers():
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(public_sites_router)
+    app.include_router(public_shares_router)
+    app.include_router(health_router)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_json_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -95,27 +98,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _area_routers() -> list:
+    """The area routers, busiest first (see `create_app`)."""
     return [
-        auth_router,
-        users_router,
         conversations_router,
-        files_router,
-        sites_router,
-        projects_router,
-        generations_router,
-        workflows_router,
         usage_router,
+        reservations_router,
+        users_router,
+        sites_router,
+        files_router,
+        generations_router,
+        auth_router,
+        projects_router,
+        workflows_router,
         tutorials_router,
         drawings_router,
         stories_router,
         analytics_router,
-        admin_analytics_router,
-        diagnostics_router,
         conversation_shares,
         site_shares,
         shares_router,
-        reservations_router,
         limits_router,
+        diagnostics_router,
+        admin_analytics_router,
         admin_limits_router,
     ]
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from openapi_spec_validator import validate
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -157,3 +159,32 @@ def test_messages_before_is_a_deprecated_alias(document: dict[str, Any]) -> None
     assert {"cursor", "limit", "q"} <= set(parameters)
     ok = listing["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/Page_MessageRead_"}
+
+
+def _sample_path(template: str) -> str:
+    path = re.sub(r"\{[^}:]+:path\}", "a/b.html", template)
+    return re.sub(r"\{[^}]+\}", "5f0000000000000000000001", path)
+
+
+def _pattern(template: str) -> str:
+    return re.sub(r"\{[^}]+\}", "[^/]+", re.sub(r"\{[^}:]+:path\}", ".*", template))
+
+
+async def test_no_path_matches_two_routes(app: FastAPI) -> None:
+    """The routers are included busiest first (`app/main.py`): that is safe only while no
+    request could be answered by a route of another router, whatever the order."""
+    routes = [
+        (context.path, method)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute) and context.path
+        for method in context.original_route.methods
+    ]
+    assert len(routes) > 50
+    for template, method in routes:
+        sample = _sample_path(template)
+        answering = {
+            other
+            for other, other_method in routes
+            if other_method == method and re.fullmatch(_pattern(other), sample)
+        }
+        assert answering == {template}, (method, sample, answering)
