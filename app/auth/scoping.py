@@ -20,6 +20,7 @@ its filters from `filter()`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
 from beanie import PydanticObjectId, UpdateResponse
@@ -228,10 +229,10 @@ class Scope(Generic[D]):
         *,
         total: str,
         limit: int | None,
-        first: D | None = None,
+        first: Callable[[], D] | None = None,
     ) -> bool:
-        """A guarded counter (`engine.increment_within`) on one owned document; `first` is the
-        document its first increment creates."""
+        """A guarded counter (`engine.increment_within`) on one owned document; `first` makes
+        the document its first increment creates."""
         self._writable()
         filter_ = self.filter({"_id": document_id})
         return await increment_within(

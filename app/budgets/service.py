@@ -12,6 +12,7 @@ a hold too many (never too few): `genstore quota check --fix` recomputes it.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from bson import ObjectId
 
@@ -35,24 +36,21 @@ from documents.budget import Reservation, SpendBudget, StorageUse
 from documents.user import User
 
 
-async def _hold_in_budget(
-    owner: ObjectId, month: str, api_key_id: ObjectId | None, amount: int, limit: int | None
-) -> bool:
-    """`_hold` on the month's budget, which the month's first hold creates."""
-    target = budget_id(owner, month, api_key_id)
-    first = SpendBudget(id=target, owner_id=owner, month=month, api_key_id=api_key_id)
-    return await _hold(owner, target, amount, limit, first=first)
-
-
 async def _hold(
     owner: ObjectId,
     target: str,
     amount: int,
     limit: int | None,
     *,
-    first: SpendBudget | None = None,
+    month: str | None = None,
+    api_key_id: ObjectId | None = None,
 ) -> bool:
+    """With `month`, the month's first hold creates the budget `target` (the month's, of
+    `api_key_id` when set)."""
     increments = {"reserved_micros": amount, "committed_micros": amount}
+    first = None  # the budget, built only when it is missing
+    if month is not None:
+        first = partial(SpendBudget, id=target, owner_id=owner, month=month, api_key_id=api_key_id)
     return await owned(SpendBudget, owner).increment_within(
         target, increments, total="committed_micros", limit=limit, first=first
     )
@@ -75,7 +73,7 @@ async def reserve(user: User, api_key: ApiKey | None, body: ReservationCreate) -
     amount = to_micros(body.amount_usd)
     user_limit = limits.spend_limit(user)
     target = budget_id(owner, month, None)
-    if not await _hold_in_budget(owner, month, None, amount, user_limit):
+    if not await _hold(owner, target, amount, user_limit, month=month):
         await release_expired(owner)  # an expired hold stops counting the moment it expires
         if not await _hold(owner, target, amount, user_limit):
             assert user_limit is not None
@@ -88,7 +86,7 @@ async def reserve(user: User, api_key: ApiKey | None, body: ReservationCreate) -
     if key_id is not None:
         key_limit = limits.key_spend_limit(api_key)
         key_target = budget_id(owner, month, key_id)
-        if not await _hold_in_budget(owner, month, key_id, amount, key_limit):
+        if not await _hold(owner, key_target, amount, key_limit, month=month, api_key_id=key_id):
             await _unhold(owner, target, amount)
             assert key_limit is not None
             left = await _remaining(owner, key_target, key_limit)

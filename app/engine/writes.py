@@ -133,15 +133,16 @@ async def increment_within(
     *,
     total: str,
     limit: int | None,
-    first: Document | None = None,
+    first: Callable[[], Document] | None = None,
 ) -> bool:
     """Add `increments` (64-bit) to the one document `filter_` names, only while its `total`
     field stays within `limit` after the change (a release, negative, always applies); False
     when the guard refused it or no document matched.
 
-    With `first`, a counter that its first increment creates: when the update matches nothing,
-    a read of `filter_` tells whether the document is missing; it is then inserted (a racer may
-    win that insert), and the update is sent again. Every increment but the first is one
+    With `first` (a factory of the document, built only when it is missing), a counter that its
+    first increment creates: when the update matches nothing, a read of `filter_` tells whether
+    the document is missing; it is then inserted (a racer may win that insert), and the update
+    is sent again. Every increment but the first is one
     command, where inserting before each increment would cost a refused insert every time."""
     added = increments.get(total, 0)
     guard = dict(filter_)
@@ -159,7 +160,7 @@ async def increment_within(
     if first is None:
         return False
     if not await retrying(lambda: collection.find_one(filter_, {"_id": 1})):
-        await insert_unless_exists(first)
+        await insert_unless_exists(first())
     # Sent again either way: a racer may have created the document since the first try.
     return await apply()
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from bson import Int64, ObjectId
 
@@ -52,8 +53,12 @@ async def referenced_shas(owner_id: ObjectId) -> set[str]:
     return keep
 
 
+def _first_use(owner_id: ObjectId) -> StorageUse:
+    return StorageUse(id=str(owner_id), owner_id=owner_id)
+
+
 async def _ensure(owner_id: ObjectId) -> None:
-    await insert_unless_exists(StorageUse(id=str(owner_id), owner_id=owner_id))
+    await insert_unless_exists(_first_use(owner_id))
 
 
 async def _change(
@@ -68,9 +73,12 @@ async def _change(
     With `create`, the owner's first change creates the counters."""
     committed = used + reserved
     increments = {"used_bytes": used, "reserved_bytes": reserved, "committed_bytes": committed}
-    first = StorageUse(id=str(owner_id), owner_id=owner_id) if create else None
     return await owned(StorageUse, owner_id).increment_within(
-        str(owner_id), increments, total="committed_bytes", limit=limit, first=first
+        str(owner_id),
+        increments,
+        total="committed_bytes",
+        limit=limit,
+        first=partial(_first_use, owner_id) if create else None,
     )
 
 
