@@ -177,7 +177,12 @@ def manifest_at(site: SiteHistory | Site, number: int) -> Manifest:
             base = version.number
             manifest = manifest_of(version.checkpoint)
             break
-    if number - base <= current - number:
+    # Fewer changes to replay wins, not fewer versions: a site's first version usually adds
+    # every file, so replaying it forward costs hundreds of steps where undoing a few later
+    # versions costs a handful.
+    forward = sum(len(version.changes) for version in versions[base:number])
+    backward = sum(len(version.changes) for version in versions[number:current])
+    if forward <= backward:
         for version in versions[base:number]:
             for change in version.changes:
                 _apply(manifest, change)

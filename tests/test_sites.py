@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
+from collections import OrderedDict
 from datetime import UTC, datetime
 
 import httpx
@@ -17,8 +18,9 @@ from hypothesis import strategies as st
 
 from app import storage
 from app.observability import command_recorder
+from app.sites import versions
 from app.sites.paths import InvalidPath, normalise_path
-from documents.site import Site, SiteHistory, manifest_at
+from documents.site import Site, SiteFile, SiteHistory, manifest_at
 from tests.factories import TestUser, register_user
 from tests.racing import Racers, needs_isolation
 from tests.test_cli import run_cli
@@ -342,10 +344,52 @@ async def test_export_is_a_zip_of_a_version(client: httpx.AsyncClient, alice: Te
 
 async def test_manifest_read_costs_two_commands(client: httpx.AsyncClient, alice: TestUser) -> None:
     site = await new_site(client, alice, files=[{"path": "index.html", "content": "x"}])
-    with command_recorder.capture() as commands:
-        response = await client.get(f"{API}/{site['id']}/versions/1", headers=alice.headers)
-    assert response.status_code == 200
-    assert commands == ["find", "find"]
+    for _ in range(2):  # built from the history, then from the process's cache
+        with command_recorder.capture() as commands:
+            response = await client.get(f"{API}/{site['id']}/versions/1", headers=alice.headers)
+        assert response.status_code == 200
+        assert commands == ["find", "find"]
+
+
+async def test_cached_manifests_are_served_only_to_the_owner_of_a_site_that_exists(
+    client: httpx.AsyncClient, alice: TestUser, bob: TestUser
+) -> None:
+    files = [{"path": "b.html", "content": "b"}, {"path": "a.html", "content": "a"}]
+    site = await new_site(client, alice, files=files)
+    deleted = await commit(client, alice, site["id"], 1, [{"path": "a.html", "delete": True}])
+    assert deleted.status_code == 201
+    urls = [f"{API}/{site['id']}/versions/1", f"{API}/{site['id']}/diff?from=1&to=2"]
+    urls.append(f"{API}/{site['id']}/files/a.html?version=1")
+    first = [await client.get(url, headers=alice.headers) for url in urls]
+    again = [await client.get(url, headers=alice.headers) for url in urls]
+    assert [r.status_code for r in first] == [200, 200, 200]
+    assert [r.content for r in again] == [r.content for r in first]
+    assert [f["path"] for f in first[0].json()["files"]] == ["a.html", "b.html"]
+    assert first[1].json()["removed"] == ["a.html"]
+
+    assert [(await client.get(url, headers=bob.headers)).status_code for url in urls] == [404] * 3
+    assert (await client.delete(f"{API}/{site['id']}", headers=alice.headers)).status_code == 204
+    assert [(await client.get(url, headers=alice.headers)).status_code for url in urls] == [404] * 3
+
+
+def test_the_manifest_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    def manifest(files: int) -> dict:
+        return {
+            f"{n}.html": SiteFile(path=f"{n}.html", sha256="0" * 64, size=1, content_type="t")
+            for n in range(files)
+        }
+
+    monkeypatch.setattr(versions, "MANIFEST_CACHE_FILES", 10)
+    monkeypatch.setattr(versions, "_manifests", OrderedDict())
+    monkeypatch.setattr(versions, "_cached_files", 0)
+    site = ObjectId()
+    versions.remember_manifest(site, 1, manifest(11))  # larger than the whole cache: not kept
+    assert versions.cached_manifest(site, 1) is None
+    for number in (2, 3, 4):
+        versions.remember_manifest(site, number, manifest(4))
+    assert versions.cached_manifest(site, 2) is None  # the least recently read went first
+    assert list(versions.cached_manifest(site, 3) or {}) == ["0.html", "1.html", "2.html", "3.html"]
+    assert versions.cached_manifest(site, 4) is not None and versions._cached_files == 8
 
 
 async def test_history_stores_only_changes(client: httpx.AsyncClient, app: FastAPI) -> None:

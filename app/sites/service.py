@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from bson import ObjectId
 
 from app import storage
-from app.auth.scoping import Scope, owned, public
+from app.auth.scoping import Scope, owned, parse_object_id, public
 from app.content_types import for_path
 from app.conversations.service import message_exists
 from app.errors import Conflict, NotFound, Unprocessable
@@ -17,7 +17,14 @@ from app.links import require_owned_links
 from app.pagination import CursorParams, Page, decode_cursor, encode_cursor
 from app.shares.service import delete_shares_of
 from app.sites.schemas import ChangeIn, SiteCreate, SitePatch, VersionCreate
-from app.sites.versions import existing_version, file_at, manifest_of_version
+from app.sites.versions import (
+    cached_manifest,
+    existing_version,
+    file_at,
+    file_in,
+    manifest_of_version,
+    remember_manifest,
+)
 from app.zipstream import ZipWriter
 from documents.base import utcnow
 from documents.site import (
@@ -30,6 +37,7 @@ from documents.site import (
     SiteChange,
     SiteFile,
     SiteHead,
+    SiteHistory,
     SitePreview,
     SiteVersion,
     apply_changes,
@@ -243,16 +251,36 @@ async def list_versions(user: User, site_id: str, params: CursorParams) -> Page[
     return Page(items=items, next_cursor=encode_cursor(items[-1].number, site.id) if more else None)
 
 
+async def _manifests(user: User, site_id: str, *numbers: int) -> list[Manifest]:
+    """The manifests of versions `numbers`, in one read: of the site's card when this process
+    has them all (`versions.cached_manifest`; the read proves the site exists and is the
+    caller's), else of the history, whose manifests are then kept."""
+    scope = sites_of(user)
+    oid = parse_object_id(site_id)
+    if oid is not None:
+        cached = [cached_manifest(oid, number) for number in numbers]
+        if all(manifest is not None for manifest in cached):
+            await scope.get_or_404(oid, projection_model=SiteCard)
+            return cached  # type: ignore[return-value]
+    history = await scope.get_or_404(site_id, projection_model=SiteHistory)
+    assert oid is not None  # the read found the site by it
+    return [
+        remember_manifest(oid, number, manifest_of_version(history, number)) for number in numbers
+    ]
+
+
 async def version_manifest(user: User, site_id: str, number: int) -> list[SiteFile]:
-    site = await sites_of(user).get_or_404(site_id)
-    if number < 1:
+    """Sorted by path."""
+    if number < 1:  # 0 is the empty site before the first version: diffs only
+        await sites_of(user).get_or_404(site_id, projection_model=SiteCard)
         raise NotFound(f"No version {number}.")
-    return sorted(manifest_of_version(site, number).values(), key=lambda f: f.path)
+    (manifest,) = await _manifests(user, site_id, number)
+    return list(manifest.values())
 
 
 async def diff_versions(user: User, site_id: str, first: int, second: int) -> ManifestDiff:
-    site = await sites_of(user).get_or_404(site_id)
-    return diff_manifests(manifest_of_version(site, first), manifest_of_version(site, second))
+    before, after = await _manifests(user, site_id, first, second)
+    return diff_manifests(before, after)
 
 
 async def restore_version(
@@ -305,9 +333,13 @@ async def set_published(user: User, site_id: str, version: int | None, publish: 
 async def site_file(
     user: User, site_id: str, path: str, version: int | None
 ) -> tuple[ObjectId, SiteFile]:
-    site = await sites_of(user).get_or_404(site_id)
-    number = site.current_version if version is None else version
-    return site.owner_id, file_at(site, number, path)
+    if version is not None:
+        (manifest,) = await _manifests(user, site_id, version)
+        assert user.id is not None  # the owner of every site the user's scope reads
+        return user.id, file_in(manifest, path)
+    # The current version's manifest is the site's own file list: no history to read.
+    site = await sites_of(user).get_or_404(site_id, projection_model=SiteHead)
+    return site.owner_id, file_in(manifest_of(site.files), path)
 
 
 async def published_file(site_id: str, path: str) -> tuple[ObjectId, SiteFile]:
