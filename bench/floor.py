@@ -135,16 +135,28 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
         site = await db.sites.find_one({"_id": ObjectId(parts[1]), "owner_id": owner})
         await _json(send, {"number": site["current_version"], "files": site["files"]})
     elif parts[0] == "commit":
+        # A commit's work with what a store under a quota and a garbage collector must do: the
+        # new blob registered (a lease row) before it is written and released once the version
+        # references it, and its bytes counted by a guarded `$inc` (created by the first).
         data = await _body(receive)
         site = await db.sites.find_one(
             {"_id": ObjectId(parts[1]), "owner_id": owner}, {"versions": 0}
         )
         sha = parts[2]
+        lease = {"owner_id": owner, "file_ids": [], "sha256s": [sha], "renewed_at": now}
+        await db["blobs.uploads"].insert_one(lease)
         reused = await db["blobs.files"].update_one(
             {"metadata.owner_id": owner, "metadata.sha256": sha},
             {"$set": {"metadata.last_referenced_at": now}},
         )
         if not reused.matched_count:
+            use, size, limit = f"floor:{owner}", len(data), 10**15
+            guard = {"owner_id": owner, "_id": use, "committed_bytes": {"$lte": limit - size}}
+            count = {"$inc": {"used_bytes": size, "committed_bytes": size}}
+            if not (await db.storage_use.update_one(guard, count)).matched_count:
+                first = {"_id": use, "owner_id": owner, "used_bytes": 0, "committed_bytes": 0}
+                await db.storage_use.insert_one(first)
+                await db.storage_use.update_one(guard, count)
             file_id = ObjectId()
             await db["blobs.chunks"].insert_many(
                 [{"files_id": file_id, "n": 0, "data": Binary(data)}]
@@ -163,7 +175,7 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
             {"path": "index.html", "sha256": sha, "size": len(data), "content_type": "text/html"}
         )
         number = site["current_version"] + 1
-        await db.sites.find_one_and_update(
+        await db.sites.update_one(
             {"_id": site["_id"], "owner_id": owner, "current_version": site["current_version"]},
             {
                 "$set": {"files": files, "current_version": number},
@@ -176,6 +188,7 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
                 },
             },
         )
+        await db["blobs.uploads"].delete_one({"_id": lease["_id"]})
         await _json(send, {"number": number}, 201)
     elif parts[0] == "upload":
 

@@ -541,6 +541,6 @@ async def test_a_commit_of_one_new_file_costs_nine_commands(
         "update",  # its bytes counted as use, guarded by the storage limit
         "insert",  # the chunk
         "insert",  # the GridFS file document
-        "findAndModify",  # the version, on its base
+        "update",  # the version, on its base
         "delete",  # the lease, once the version references the blob
     ]

@@ -208,6 +208,16 @@ class Scope(Generic[D]):
             lambda: self.model.find_one(filter_).update(update, response_type=response)
         )
 
+    async def update_one(
+        self, document_id: Any, update: dict[str, Any], *, extra: dict[str, Any] | None = None
+    ) -> bool:
+        """The same atomic update, for callers that do not need the document back (a site's
+        is its whole history): whether it matched."""
+        self._writable()
+        filter_ = self.id_filter(document_id, extra)
+        result = await retrying(lambda: self.model.find_one(filter_).update(update))
+        return result is not None and result.matched_count == 1
+
     async def update_or_404(
         self, document_id: Any, update: dict[str, Any], *, extra: dict[str, Any] | None = None
     ) -> D:

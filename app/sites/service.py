@@ -192,7 +192,7 @@ async def _commit(
         checkpoint=files if number % CHECKPOINT_EVERY == 0 else None,
     )
     stored = version.model_dump(exclude_none=True)  # absent, not null: 500 versions add up
-    committed = await sites_of(user).update(
+    committed = await sites_of(user).update_one(
         site.id,
         {
             "$set": {
@@ -204,7 +204,7 @@ async def _commit(
         },
         extra={"current_version": base_version},
     )
-    if committed is None:
+    if not committed:
         current = await sites_of(user).get_or_404(site.id, projection_model=SiteCard)
         raise Conflict(
             f"The site is at version {current.current_version}, not {base_version}: "
