@@ -99,6 +99,7 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
         await _json(send, {"id": held["_id"]}, status=201)
     elif parts[0] == "append":
         await _body(receive)
+        message_id = ObjectId()
         # The same filter the app sends (owner, id, not expired): FerretDB's cost depends on it.
         raw = await db.conversations.find_one_and_update(
             {
@@ -109,14 +110,19 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
             {
                 "$push": {
                     "messages": {
-                        "id": ObjectId(),
+                        "id": message_id,
                         "role": "user",
                         "content": "hello",
                         "created_at": now,
                     }
                 },
                 "$inc": {"message_count": 1, "window_bytes": 261, "revision": 1},
-                "$set": {"last_message_at": now, "activity_at": now, "updated_at": now},
+                "$set": {
+                    "last_message_at": now,
+                    "activity_at": now,
+                    "updated_at": now,
+                    "current_message_id": message_id,
+                },
             },
             return_document=ReturnDocument.AFTER,
         )
