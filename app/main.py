@@ -25,6 +25,8 @@ from app.errors import install_error_handlers
 from app.files.router import router as files_router
 from app.generations.router import router as generations_router
 from app.health.router import router as health_router
+from app.imports.router import router as imports_router
+from app.imports.service import fail_interrupted
 from app.jobs.rollups import fold_forever
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.openapi import install_openapi
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await database.connect(settings)
+        await fail_interrupted()  # jobs of a process that stopped: failed, and said so
         folding = asyncio.create_task(fold_forever(timedelta(seconds=settings.rollup_fold_after_s)))
         try:
             yield
@@ -118,6 +121,7 @@ def _area_routers() -> list:
         site_shares,
         shares_router,
         limits_router,
+        imports_router,
         diagnostics_router,
         admin_analytics_router,
         admin_limits_router,

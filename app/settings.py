@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     secret_key: str = ""
     access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    # Chat-history exports (`POST /api/v1/imports`): the upload is kept in `import_dir` (the
+    # system's temporary directory when unset) while its job runs.
+    max_import_bytes: int = Field(default=1024**3, ge=1)
+    import_dir: str | None = None
     max_json_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Base of published sites' and shares' links; unset: this process's own address, so
     # `PORT=9000 make run` hands out links to port 9000.

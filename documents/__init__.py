@@ -14,6 +14,7 @@ from documents.conversation import Conversation, ConversationArchive
 from documents.drawing import Drawing
 from documents.file import StoredFile
 from documents.generation import Generation
+from documents.import_job import ImportJob
 from documents.outbox import OutboxMessage
 from documents.project import Project
 from documents.rate_limit import RateLimitWindow
@@ -49,6 +50,7 @@ ALL_DOCUMENTS: list[type] = [
     RateLimitWindow,
     Share,
     ShareSnapshot,
+    ImportJob,
 ]
 
 OWNED_DOCUMENTS: list[type[OwnedDocument]] = [

@@ -55,6 +55,17 @@ class Message(BaseModel):
     edited_at: datetime | None = None
     day: str
     size: int = 0  # approximate stored bytes, for the window's byte bound
+    # Kept apart from `content` (imported reasoning is never answer text).
+    reasoning: str | None = None
+    status: str | None = None  # an unfinished message, as an import found it ("interrupted")
+    metadata: dict[str, Any] | None = None  # citations, attachments' text, tool calls
+
+
+class ConversationSource(BaseModel):
+    """Where an imported conversation came from: re-imports find it by this."""
+
+    kind: str
+    id: str
 
 
 class ForkOrigin(BaseModel):
@@ -74,6 +85,10 @@ class ConversationFields(BaseModel):
     expires_at: datetime | None = None
     archived: bool = False
     forked_from: ForkOrigin | None = None
+    source: ConversationSource | None = None
+    # The leaf of the branch the conversation is on: the last appended message, or an
+    # import's current node.
+    current_message_id: PydanticObjectId | None = None
     message_count: int = 0
     last_message_at: datetime | None = None
     # last_message_at, or created_at before the first message: the list's sort key.

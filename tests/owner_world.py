@@ -138,6 +138,11 @@ async def build_world(client: httpx.AsyncClient, user: TestUser) -> dict[str, di
         headers=user.headers,
     )
     world["shares"] = {"share_id": shared.json()["id"]}
+    export = b'[{"uuid": "c1", "name": "mine", "chat_messages": []}]'
+    started = await client.post(
+        "/api/v1/imports", files={"file": ("c.json", export)}, headers=user.headers
+    )
+    world["imports"] = {"import_id": started.json()["id"]}
     return world
 
 

@@ -48,6 +48,11 @@ class ForkOriginRead(BaseModel):
     message_id: IdStr
 
 
+class ConversationSourceRead(BaseModel):
+    kind: str
+    id: str
+
+
 class ConversationRead(ResourceRead):
     title: str | None
     project_id: IdStr | None
@@ -57,6 +62,8 @@ class ConversationRead(ResourceRead):
     expires_at: datetime | None
     archived: bool
     forked_from: ForkOriginRead | None = None
+    source: ConversationSourceRead | None = None
+    current_message_id: IdStr | None = None
     message_count: int
     last_message_at: datetime | None
 
@@ -107,6 +114,9 @@ class MessageRead(BaseModel):
     site_version: int | None = None
     created_at: datetime
     edited_at: datetime | None = None
+    reasoning: str | None = None
+    status: str | None = None
+    metadata: dict | None = None
 
 
 class MessagePatch(StrictInput):

@@ -1,0 +1,281 @@
+"""Writing one settled conversation of an export into the owner's conversations.
+
+Ids are derived from the source: the conversation's from (owner, format, source id), each
+message's from (conversation, source message id). So importing the same file again finds every
+conversation and message it wrote, a later export of the same conversation adds only the
+messages that are new, and two imports racing on one file insert each conversation once (the
+second insert of the same `_id` is refused; `engine.insert_unless_exists`).
+
+A new conversation is written whole or not at all: its older messages go into archive buckets
+first, then the conversation document is inserted, which is the moment it exists (a crash in
+between leaves orphan buckets that `cleanup` removes, as for a fork). New messages of an existing
+conversation are appended in batches guarded by the window's revision, each batch rolled into the
+archive like appended messages are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+
+from app import engine
+from app.conversations import window
+from app.conversations.schemas import MAX_CONTENT_BYTES
+from app.imports.shape import ImportedConversation, Settled
+from documents.base import day_of, utcnow
+from documents.conversation import (
+    MESSAGE_OVERHEAD_BYTES,
+    WINDOW_KEEP_BYTES,
+    WINDOW_KEEP_MESSAGES,
+    Conversation,
+    ConversationSource,
+    Message,
+)
+
+MAX_METADATA_BYTES = 64 * 1024
+MAX_METADATA_DEPTH = 16
+MAX_TITLE = 200
+
+
+class ConversationRefused(ValueError):
+    """This conversation cannot be imported as it is (the report says why); nothing of it was
+    written."""
+
+
+@dataclass
+class Written:
+    outcome: str  # created | updated | unchanged
+    conversation_id: ObjectId
+    messages_added: int = 0
+    branches: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def _derived_id(*parts: str) -> ObjectId:
+    return ObjectId(hashlib.sha256("\x1f".join(parts).encode()).digest()[:12])
+
+
+def conversation_id_for(owner_id: ObjectId, kind: str, source_id: str) -> ObjectId:
+    return _derived_id("conversation", str(owner_id), kind, source_id)
+
+
+def message_id_for(conversation_id: ObjectId, source_id: str) -> ObjectId:
+    return _derived_id("message", str(conversation_id), source_id)
+
+
+def safe_metadata(value: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """Metadata from an export as a store may hold it: keys that look like operators or paths
+    (`$where`, `a.b`) renamed, nesting and size bounded. (the value, a problem to report)."""
+    if value is None:
+        return None, None
+
+    def clean(node: Any, depth: int) -> Any:
+        if depth > MAX_METADATA_DEPTH:
+            raise ConversationRefused("metadata nested too deeply")
+        if isinstance(node, dict):
+            return {
+                _safe_key(str(k)): clean(v, depth + 1)
+                for k, v in node.items()  # keys from JSON are strings
+            }
+        if isinstance(node, list):
+            return [clean(v, depth + 1) for v in node]
+        if isinstance(node, (str, int, float, bool)) or node is None:
+            return node
+        return str(node)
+
+    try:
+        cleaned = clean(value, 0)
+    except (ConversationRefused, RecursionError):
+        return None, "metadata nested too deeply was dropped"
+    if len(json.dumps(cleaned, default=str).encode()) > MAX_METADATA_BYTES:
+        return None, f"metadata larger than {MAX_METADATA_BYTES} bytes was dropped"
+    return cleaned, None
+
+
+def _safe_key(key: str) -> str:
+    key = key.replace(".", "_").replace("\x00", "")
+    return "_" + key[1:] if key.startswith("$") else (key or "_")
+
+
+def build_messages(
+    conversation_id: ObjectId, settled: Settled
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The stored form of every settled message, in order; ConversationRefused for a message
+    the store cannot hold."""
+    problems: list[str] = []
+    raws: list[dict[str, Any]] = []
+    for item in settled.messages:
+        message = item.message
+        content = message.content
+        if "\x00" in content:
+            raise ConversationRefused(f"message {message.source_id!r} contains NUL characters")
+        size = len(content.encode())
+        if size > MAX_CONTENT_BYTES:
+            raise ConversationRefused(
+                f"message {message.source_id!r} is {size} bytes, over the {MAX_CONTENT_BYTES} "
+                "bytes a message may hold"
+            )
+        metadata, problem = safe_metadata(message.metadata)
+        if problem:
+            problems.append(f"message {message.source_id!r}: {problem}")
+        if message.files:
+            names = [f.name for f in message.files]
+            metadata = {**(metadata or {}), "files": names}
+        kind = "code" if (metadata or {}).get("type") == "code" else "text"
+        reasoning = message.reasoning[:MAX_CONTENT_BYTES] if message.reasoning else None
+        stored = Message(
+            id=message_id_for(conversation_id, message.source_id),
+            role=message.role,
+            content=content,
+            type=kind,
+            parent_id=message_id_for(conversation_id, item.parent) if item.parent else None,
+            model=message.model[:128] if message.model else None,
+            created_at=item.created_at.replace(
+                microsecond=item.created_at.microsecond // 1000 * 1000
+            ),
+            day=day_of(item.created_at),
+            size=size + len((reasoning or "").encode()) + MESSAGE_OVERHEAD_BYTES,
+            reasoning=reasoning,
+            status=message.status[:64] if message.status else None,
+            metadata=metadata,
+        )
+        raws.append(stored.model_dump(exclude_none=True))
+    return raws, problems
+
+
+def _to_millis(moment: datetime) -> datetime:
+    """What BSON stores: a time that reads back equal."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _branches(raws: list[dict[str, Any]], known_parents: set[ObjectId]) -> int:
+    """Messages that start a branch: a second (or later) child of one parent."""
+    seen = set(known_parents)
+    count = 0
+    for raw in raws:
+        parent = raw.get("parent_id")
+        if parent is None:
+            continue
+        if parent in seen:
+            count += 1
+        seen.add(parent)
+    return count
+
+
+async def write_conversation(
+    owner_id: ObjectId, conversation: ImportedConversation, settled: Settled, *, dry_run: bool
+) -> Written:
+    conversation_id = conversation_id_for(owner_id, conversation.kind, conversation.source_id)
+    raws, problems = build_messages(conversation_id, settled)
+    problems = settled.problems + problems
+    if not raws:
+        raise ConversationRefused("no message of it can be imported")
+    current = message_id_for(conversation_id, settled.current) if settled.current else None
+    scope = window.conversations_of(owner_id)
+    revision, existing = await window.message_ids(scope, conversation_id)
+    if revision < 0:
+        if dry_run:
+            return Written("created", conversation_id, len(raws), _branches(raws, set()), problems)
+        if await _create(owner_id, conversation, conversation_id, raws, current):
+            return Written("created", conversation_id, len(raws), _branches(raws, set()), problems)
+        revision, existing = await window.message_ids(scope, conversation_id)
+    new = [raw for raw in raws if raw["id"] not in existing]
+    if not new:
+        return Written("unchanged", conversation_id, problems=problems)
+    branches = _branches(new, _parents_with_children(raws, existing))
+    if dry_run:
+        return Written("updated", conversation_id, len(new), branches, problems)
+    added = await _append(owner_id, conversation_id, new, current, revision)
+    if not added:
+        return Written("unchanged", conversation_id, problems=problems)
+    return Written("updated", conversation_id, added, branches, problems)
+
+
+def _parents_with_children(raws: list[dict[str, Any]], existing: set[ObjectId]) -> set[ObjectId]:
+    return {raw["parent_id"] for raw in raws if raw["id"] in existing and raw.get("parent_id")}
+
+
+async def _create(
+    owner_id: ObjectId,
+    conversation: ImportedConversation,
+    conversation_id: ObjectId,
+    raws: list[dict[str, Any]],
+    current: ObjectId | None,
+) -> bool:
+    """Archives first, then the document: False when a racer's insert of it came first."""
+    keep, kept_bytes = 0, 0
+    while keep < min(len(raws), WINDOW_KEEP_MESSAGES):
+        size = raws[len(raws) - 1 - keep]["size"]
+        if keep and kept_bytes + size > WINDOW_KEEP_BYTES:
+            break
+        kept_bytes += size
+        keep += 1
+    numbered = [window.with_seq(raw, seq) for seq, raw in enumerate(raws, start=1)]
+    older, recent = numbered[: len(raws) - keep], raws[len(raws) - keep :]
+    await window.copy_history(owner_id, conversation_id, older)
+    now = utcnow()
+    first = min(raw["created_at"] for raw in raws)
+    last = max(raw["created_at"] for raw in raws)
+    created = conversation.created_at or first
+    title = (conversation.title or "").strip()[:MAX_TITLE] or None
+    document = Conversation(
+        id=conversation_id,
+        owner_id=owner_id,
+        title=title,
+        source=ConversationSource(kind=conversation.kind, id=conversation.source_id[:256]),
+        current_message_id=current,
+        messages=recent,
+        message_count=len(raws),
+        archived_count=len(older),
+        window_bytes=kept_bytes,
+        last_message_at=last,
+        activity_at=last,
+        created_at=min(created, first).replace(microsecond=0),
+        updated_at=now,
+    )
+    return await engine.insert_unless_exists(document)
+
+
+async def _append(
+    owner_id: ObjectId,
+    conversation_id: ObjectId,
+    new: list[dict[str, Any]],
+    current: ObjectId | None,
+    revision: int,
+) -> int:
+    """The new messages in window-sized batches, each guarded by the revision read before it;
+    a batch that misses (another writer got there) is computed again from a fresh read."""
+    scope = window.conversations_of(owner_id)
+    added = 0
+    pending = new
+    for _attempt in range(len(new) + 5):
+        if not pending:
+            break
+        batch, size = [], 0
+        for raw in pending:
+            if batch and (
+                len(batch) >= WINDOW_KEEP_MESSAGES or size + raw["size"] > WINDOW_KEEP_BYTES
+            ):
+                break
+            batch.append(raw)
+            size += raw["size"]
+        last_batch = len(batch) == len(pending)
+        if await window.append_many(
+            scope,
+            conversation_id,
+            batch,
+            revision=revision,
+            current=current if last_batch else None,
+        ):
+            added += len(batch)
+            await window.roll_window(owner_id, conversation_id)
+        revision, existing = await window.message_ids(scope, conversation_id)
+        if revision < 0:
+            break  # deleted meanwhile
+        pending = [raw for raw in pending if raw["id"] not in existing]
+    return added

@@ -1,0 +1,419 @@
+"""Importing chat histories over HTTP: every format's real export (`../shared/fixtures/imports/`)
+read back through the API as the same tree, re-imports that write nothing twice, later exports
+that add only what is new, racing imports, and bad files refused without writing anything."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from bson import ObjectId
+
+from tests.factories import TestUser
+from tests.racing import Racers
+
+API = "/api/v1/imports"
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "imports"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+async def start(
+    client: httpx.AsyncClient, user: TestUser, data: bytes, name: str = "export.json", **fields
+) -> httpx.Response:
+    return await client.post(
+        API,
+        files={"file": (name, data, "application/octet-stream")},
+        data=fields,
+        headers=user.headers,
+    )
+
+
+async def finished(client: httpx.AsyncClient, user: TestUser, job_id: str) -> dict[str, Any]:
+    for _ in range(600):
+        job = (await client.get(f"{API}/{job_id}", headers=user.headers)).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"import {job_id} did not finish: {job}")
+
+
+async def imported(
+    client: httpx.AsyncClient, user: TestUser, data: bytes, name: str = "export.json", **fields
+) -> dict[str, Any]:
+    response = await start(client, user, data, name, **fields)
+    assert response.status_code == 202, response.text
+    return await finished(client, user, response.json()["id"])
+
+
+async def messages_of(client: httpx.AsyncClient, user: TestUser, conversation_id: str) -> list:
+    messages, cursor = [], None
+    while True:
+        params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        page = (
+            await client.get(
+                f"/api/v1/conversations/{conversation_id}/messages",
+                params=params,
+                headers=user.headers,
+            )
+        ).json()
+        messages.extend(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return sorted(messages, key=lambda m: m["seq"])
+
+
+def tree_of(messages: list[dict]) -> list:
+    """[(role, content's start, [children...]), ...]: siblings in seq order."""
+    children: dict[str | None, list[dict]] = {}
+    for message in messages:
+        children.setdefault(message["parent_id"], []).append(message)
+
+    def build(parent: str | None) -> list:
+        return [(m["role"], m["content"][:24], build(m["id"])) for m in children.get(parent, [])]
+
+    return build(None)
+
+
+async def conversation_by_source(
+    client: httpx.AsyncClient, user: TestUser, source_id: str
+) -> dict[str, Any]:
+    page = (
+        await client.get("/api/v1/conversations", params={"limit": 100}, headers=user.headers)
+    ).json()
+    found = [c for c in page["items"] if (c.get("source") or {}).get("id") == source_id]
+    assert len(found) == 1, [c.get("source") for c in page["items"]]
+    return found[0]
+
+
+async def test_anonymous_is_401(client: httpx.AsyncClient) -> None:
+    assert (await client.post(API, files={"file": ("a", b"[]")})).status_code == 401
+    assert (await client.get(API)).status_code == 401
+    assert (await client.get(f"{API}/{ObjectId()}")).status_code == 401
+
+
+async def test_another_owners_import_is_404(
+    client: httpx.AsyncClient, alice: TestUser, bob: TestUser
+) -> None:
+    job = await imported(client, alice, fixture("claude-export.json"))
+    assert (await client.get(f"{API}/{job['id']}", headers=bob.headers)).status_code == 404
+    assert (await client.get(API, headers=bob.headers)).json()["items"] == []
+    assert (await client.get(f"{API}/not-an-id", headers=alice.headers)).status_code == 404
+
+
+async def test_claude_export_keeps_the_branch_and_reports_what_it_skipped(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    job = await imported(client, alice, fixture("claude-export.json"))
+    assert job["status"] == "done" and job["format"] == "claude"
+    counts = job["counts"]
+    assert (counts["conversations_created"], counts["conversations_failed"]) == (2, 1)
+    assert counts["messages"] == 6 and counts["branches"] == 1
+    by_source = {item["source_id"]: item for item in job["report"]}
+    broken = by_source["aaaaaaaa-1111-4222-8333-000000000003"]
+    assert broken["outcome"] == "failed" and "chat_messages" in " ".join(broken["problems"])
+    old = by_source["aaaaaaaa-1111-4222-8333-000000000002"]
+    assert any("skipped" in problem for problem in old["problems"])  # the blank message
+
+    rust = await conversation_by_source(client, alice, "aaaaaaaa-1111-4222-8333-000000000001")
+    assert rust["title"] == "Rust lifetimes" and rust["source"]["kind"] == "claude"
+    assert rust["created_at"].startswith("2026-02-01T09:00:00")
+    messages = await messages_of(client, alice, rust["id"])
+    assert tree_of(messages) == [
+        (
+            "user",
+            "Why does this not compil",
+            [
+                ("assistant", "x does not live long eno", []),
+                ("assistant", "Retried answer: move x o", [("user", "That worked, thanks.", [])]),
+            ],
+        )
+    ]
+    first_answer = messages[1]
+    assert first_answer["reasoning"] == "internal reasoning that must not be imported"
+    assert "internal reasoning" not in first_answer["content"]
+    assert messages[0]["metadata"]["attachments"][0]["file_name"] == "main.rs"
+    assert messages[2]["metadata"]["tool_calls"][0]["name"] == "repl"
+    assert rust["current_message_id"] == messages[3]["id"]
+
+
+async def test_chatgpt_tree_keeps_every_branch_and_the_current_leaf(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    job = await imported(client, alice, fixture("chatgpt-tree.json"))
+    assert job["status"] == "done" and job["format"] == "chatgpt"
+    assert job["counts"]["conversations_created"] == 1 and job["counts"]["branches"] == 2
+    source = json.loads(fixture("chatgpt-tree.json"))[0]
+    conversation = await conversation_by_source(client, alice, source["id"])
+    messages = await messages_of(client, alice, conversation["id"])
+    assert len(messages) == 11
+    # The same tree as the export's user and assistant nodes (system root skipped).
+    mapping = source["mapping"]
+
+    def expected(node_id: str) -> list:
+        out = []
+        for child in mapping[node_id]["children"]:
+            message = mapping[child]["message"]
+            role = message["author"]["role"]
+            if role in ("user", "assistant") and "".join(message["content"]["parts"]).strip():
+                out.append((role, "".join(message["content"]["parts"])[:24], expected(child)))
+            else:
+                out.extend(expected(child))
+        return out
+
+    root = next(key for key, node in mapping.items() if node["parent"] is None)
+    assert tree_of(messages) == expected(root)
+    leaf = mapping[source["current_node"]]["message"]
+    current = next(m for m in messages if m["id"] == conversation["current_message_id"])
+    assert current["content"] == "".join(leaf["content"]["parts"])
+    assert {m["status"] for m in messages} == {None, "interrupted"}
+    assert any(m["model"] for m in messages if m["role"] == "assistant")
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "conversations", "messages"),
+    [
+        ("chatgpt-export.json", "chatgpt", 2, 10),
+        ("chatgpt-citations.json", "chatgpt", 1, 1),
+        ("librechat-export.json", "librechat", 1, 6),
+        ("librechat-tree.json", "librechat", 1, 9),
+        ("chatbotui-export.json", "chatbotui", 2, 6),
+    ],
+)
+async def test_every_format_imports_and_reimports_nothing(
+    client: httpx.AsyncClient,
+    alice: TestUser,
+    name: str,
+    kind: str,
+    conversations: int,
+    messages: int,
+) -> None:
+    job = await imported(client, alice, fixture(name))
+    assert job["status"] == "done" and job["format"] == kind, job
+    assert job["counts"]["conversations_created"] == conversations
+    assert job["counts"]["messages"] == messages
+    assert job["progress"]["bytes_read"] == job["progress"]["bytes_total"] == len(fixture(name))
+    again = await imported(client, alice, fixture(name))
+    assert again["counts"]["conversations_created"] == 0
+    assert again["counts"]["conversations_unchanged"] == conversations
+    assert again["counts"]["messages"] == 0
+    listed = (await client.get(API, headers=alice.headers)).json()["items"]
+    assert [j["id"] for j in listed] == [again["id"], job["id"]] and "report" not in listed[0]
+
+
+async def test_librechat_tree_is_read_back_as_the_same_tree(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    await imported(client, alice, fixture("librechat-tree.json"))
+    source = json.loads(fixture("librechat-tree.json"))
+    conversation = await conversation_by_source(client, alice, source["conversationId"])
+
+    def expected(nodes: list) -> list:
+        return [
+            (
+                "user" if n["isCreatedByUser"] else "assistant",
+                n["text"][:24],
+                expected(n.get("children", [])),
+            )
+            for n in nodes
+        ]
+
+    messages = await messages_of(client, alice, conversation["id"])
+    assert tree_of(messages) == expected(source["messages"])
+
+
+async def test_a_later_export_adds_only_the_new_messages(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    export = json.loads(fixture("chatgpt-tree.json"))
+    await imported(client, alice, json.dumps(export).encode())
+    conversation = export[0]
+    before = await conversation_by_source(client, alice, conversation["id"])
+    leaf = conversation["current_node"]
+    conversation["mapping"]["later-1"] = {
+        "id": "later-1",
+        "parent": leaf,
+        "children": [],
+        "message": {
+            "id": "later-1",
+            "author": {"role": "user"},
+            "create_time": 1914585031.0,
+            "content": {"content_type": "text", "parts": ["one more question"]},
+            "status": "finished_successfully",
+            "metadata": {"$where": "sleep(1000)", "a.b": 1},
+            "recipient": "all",
+        },
+    }
+    conversation["mapping"][leaf]["children"].append("later-1")
+    conversation["current_node"] = "later-1"
+    job = await imported(client, alice, json.dumps(export).encode())
+    assert job["counts"]["conversations_updated"] == 1 and job["counts"]["messages"] == 1
+    card = await conversation_by_source(client, alice, conversation["id"])
+    messages = await messages_of(client, alice, card["id"])
+    assert len(messages) == 12 and card["message_count"] == 12
+    assert messages[-1]["content"] == "one more question"
+    assert card["current_message_id"] == messages[-1]["id"]
+    assert messages[-1]["parent_id"] == before["current_message_id"]
+
+
+async def test_racing_imports_of_one_file_create_each_conversation_once(
+    client: httpx.AsyncClient, racers: Racers, alice: TestUser
+) -> None:
+    data = fixture("chatgpt-export.json")
+    responses = await racers.race([lambda http: start(http, alice, data) for _ in range(4)])
+    assert [r.status_code for r in responses] == [202] * 4
+    jobs = [await finished(client, alice, r.json()["id"]) for r in responses]
+    assert [j["status"] for j in jobs] == ["done"] * 4
+    assert sum(j["counts"]["conversations_created"] for j in jobs) == 2
+    page = (await client.get("/api/v1/conversations", headers=alice.headers)).json()
+    assert len(page["items"]) == 2
+    for card in page["items"]:
+        messages = await messages_of(client, alice, card["id"])
+        assert len({m["id"] for m in messages}) == len(messages) == card["message_count"]
+
+
+async def test_a_long_history_rolls_into_the_archive(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    """A 10,000-deep parent chain is walked without recursion and stored like appended
+    messages: the newest in the window, the rest in archive buckets."""
+    count = 10_000
+    messages = [
+        {
+            "uuid": f"m{i}",
+            "parent_message_uuid": f"m{i - 1}" if i else None,
+            "sender": "human" if i % 2 == 0 else "assistant",
+            "text": f"message {i}",
+            "created_at": "2026-01-01T00:00:00Z",
+        }
+        for i in range(count)
+    ]
+    export = [{"uuid": "deep", "name": "Deep", "chat_messages": messages}]
+    job = await imported(client, alice, json.dumps(export).encode())
+    assert job["status"] == "done" and job["counts"]["messages"] == count, job
+    card = await conversation_by_source(client, alice, "deep")
+    assert card["message_count"] == count
+    page = await client.get(
+        f"/api/v1/conversations/{card['id']}/messages",
+        params={"limit": 3, "before": 9001},
+        headers=alice.headers,
+    )
+    assert page.status_code == 200, page.text
+    chain = page.json()["items"]
+    assert [m["content"] for m in chain] == [f"message {i}" for i in (8997, 8998, 8999)]
+    assert [m["parent_id"] for m in chain[1:]] == [m["id"] for m in chain[:-1]]
+
+
+async def test_cycles_dangling_parents_and_oversized_messages(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    export = [
+        {
+            "uuid": "loops",
+            "name": "Loops",
+            "chat_messages": [
+                {"uuid": "a", "parent_message_uuid": "c", "sender": "human", "text": "a"},
+                {"uuid": "b", "parent_message_uuid": "a", "sender": "assistant", "text": "b"},
+                {"uuid": "c", "parent_message_uuid": "b", "sender": "human", "text": "c"},
+                {"uuid": "d", "parent_message_uuid": "gone", "sender": "assistant", "text": "d"},
+            ],
+        },
+        {
+            "uuid": "huge",
+            "name": "Huge",
+            "chat_messages": [{"uuid": "h", "sender": "human", "text": "x" * (10 * 1024**2)}],
+        },
+        {"uuid": 7, "name": {"$ne": 1}, "chat_messages": "not a list"},
+    ]
+    job = await imported(client, alice, json.dumps(export).encode())
+    assert job["status"] == "done"
+    by_source = {item["source_id"]: item for item in job["report"]}
+    loops = by_source["loops"]
+    assert loops["outcome"] == "created" and loops["messages_added"] == 4
+    assert any("cycle" in p for p in loops["problems"])
+    assert any("not in the export" in p for p in loops["problems"])
+    huge = by_source["huge"]
+    assert huge["outcome"] == "failed" and "bytes" in huge["error"]
+    assert by_source["7"]["outcome"] == "failed"
+    page = (await client.get("/api/v1/conversations", headers=alice.headers)).json()
+    assert [c["title"] for c in page["items"]] == ["Loops"]  # nothing of the failed ones
+
+
+def zipped(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+async def test_a_split_chatgpt_zip_imports_every_part(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    export = json.loads(fixture("chatgpt-export.json"))
+    data = zipped(
+        {
+            "conversations-001.json": json.dumps(export[1:]).encode(),
+            "conversations-000.json": json.dumps(export[:1]).encode(),
+            "chat.html": b"<html></html>",
+        }
+    )
+    job = await imported(client, alice, data, name="export.zip")
+    assert job["status"] == "done" and job["counts"]["conversations_created"] == 2
+    assert [item["source_id"] for item in job["report"]] == [c["id"] for c in export]
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"{not json", "JSON"),
+        (b'[{"hello": "world"}]', "Looked for"),
+        (b'{"some": "object"}', "Looked for"),
+        (b"[]", "no conversations"),
+        (zipped({"../evil/conversations.json": b"[]"}), "escapes"),
+        (zipped({"notes.txt": b"hi"}), "conversations.json"),
+        (b"PK\x03\x04 not really a zip", "ZIP"),
+    ],
+)
+async def test_files_that_are_not_exports_are_422_and_write_nothing(
+    client: httpx.AsyncClient, alice: TestUser, data: bytes, says: str
+) -> None:
+    response = await start(client, alice, data)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert says in response.json()["detail"]
+    assert (await client.get(API, headers=alice.headers)).json()["items"] == []
+
+
+async def test_a_zip_bomb_is_refused(client: httpx.AsyncClient, alice: TestUser) -> None:
+    bomb = zipped({"conversations.json": b"[" + b" " * (50 * 1024**2) + b"]"})
+    assert len(bomb) < 200 * 1024
+    response = await start(client, alice, bomb, name="export.zip")
+    assert response.status_code == 422 and "ZIP bomb" in response.json()["detail"]
+
+
+async def test_unknown_format_field_and_wrong_format_are_422(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    data = fixture("claude-export.json")
+    unknown = await start(client, alice, data, format="myspace")
+    assert unknown.status_code == 422 and "chatgpt" in unknown.json()["detail"]
+    wrong = await start(client, alice, data, format="chatgpt")
+    assert wrong.status_code == 422 and "claude" in wrong.json()["detail"]
+
+
+async def test_dry_run_reports_and_writes_nothing(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    job = await imported(client, alice, fixture("claude-export.json"), dry_run="true")
+    assert job["dry_run"] and job["counts"]["conversations_created"] == 2
+    page = (await client.get("/api/v1/conversations", headers=alice.headers)).json()
+    assert page["items"] == []
