@@ -20,6 +20,8 @@ from app.budgets.check import Drift, check_quotas
 from app.database import get_db
 from app.diagnostics.service import diagnose
 from app.dump import DumpError, export_database, import_database
+from app.imports.reader import BadExport, open_export
+from app.imports.service import new_job, run_import
 from app.jobs.cleanup import run_cleanup
 from app.migrations.runner import MigrationLocked, migrate_down, migrate_up, status
 from app.settings import get_settings
@@ -27,6 +29,7 @@ from app.tutorials.service import FixtureError, load_fixtures, seed_tutorials
 from app.usage.rebuild import RebuildReport, rebuild_rollups
 from app.usage.rollups import fold_pending
 from app.users.service import promote_to_admin, user_by_email
+from documents.import_job import ImportJob
 
 cli = typer.Typer(no_args_is_help=True, help="Operate the genstore backend.")
 users_cli = typer.Typer(no_args_is_help=True, help="Manage users.")
@@ -188,6 +191,55 @@ def quota_check(
     verb = "fixed" if fix else "found"
     console.print(f"drift: {len(drifts)} counter(s) {verb}")
     if drifts and not fix:
+        raise typer.Exit(1)
+
+
+@cli.command("import-chats")
+def import_chats(
+    file: Path,
+    user: Annotated[str, typer.Option("--user", help="The owner's email")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only; write nothing")] = False,
+    format_: Annotated[
+        str | None, typer.Option("--format", help="Skip detection: chatgpt, claude, ...")
+    ] = None,
+) -> None:
+    """Import a chat-history export (JSON or ZIP) for a user, as `POST /api/v1/imports` does,
+    with a progress bar; the job is listed with the user's imports. Exit 1 when it fails."""
+
+    async def work() -> ImportJob:
+        owner = await user_by_email(user)
+        if owner is None:
+            console.print(f"[red]No user {user}.[/red]")
+            raise typer.Exit(1)
+        try:
+            export = await asyncio.to_thread(open_export, file, format_)  # type: ignore[arg-type]
+        except (BadExport, OSError) as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+        job = await new_job(owner, export, filename=file.name, dry_run=dry_run)
+        with Progress(console=console, transient=False) as progress:
+            task = progress.add_task(f"{export.kind} export", total=export.progress.total)
+
+            def step(read: int, total: int) -> None:
+                progress.update(task, completed=read, total=total)
+
+            return await run_import(job, export, get_settings(), on_progress=step)
+
+    job = run_with_database(work)
+    for item in job.report:
+        line = f"{item.outcome:9} {item.source_id}  {item.title or ''}"
+        extra = f" (+{item.messages_added} messages)" if item.messages_added else ""
+        console.print(line + extra + (f": {item.error}" if item.error else ""))
+        for problem in item.problems:
+            console.print(f"          {problem}")
+    counts = job.counts
+    console.print(
+        f"{'would import' if dry_run else 'imported'}: {counts.conversations_created} created, "
+        f"{counts.conversations_updated} updated, {counts.conversations_unchanged} unchanged, "
+        f"{counts.conversations_failed} failed; {counts.messages} messages"
+    )
+    if job.status != "done":
+        console.print(f"[red]{job.error}[/red]")
         raise typer.Exit(1)
 
 

@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await database.connect(settings)
-        await fail_interrupted()  # jobs of a process that stopped: failed, and said so
+        await fail_interrupted(settings)  # jobs of a process that stopped: failed, and said so
         folding = asyncio.create_task(fold_forever(timedelta(seconds=settings.rollup_fold_after_s)))
         try:
             yield

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # system's temporary directory when unset) while its job runs.
     max_import_bytes: int = Field(default=1024**3, ge=1)
     import_dir: str | None = None
+    # A running import renews its heartbeat five times in this; a heartbeat older than this
+    # means the job's process stopped, and the job is failed (README "Importing conversations").
+    import_stale_seconds: float = Field(default=30.0, gt=0)
     max_json_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Base of published sites' and shares' links; unset: this process's own address, so
     # `PORT=9000 make run` hands out links to port 9000.

@@ -15,8 +15,11 @@ import httpx
 import pytest
 from bson import ObjectId
 
+from app.settings import Settings
 from tests.factories import TestUser
 from tests.racing import Racers
+from tests.servers import start_server
+from tests.test_cli import run_cli
 
 API = "/api/v1/imports"
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "imports"
@@ -38,7 +41,7 @@ async def start(
 
 
 async def finished(client: httpx.AsyncClient, user: TestUser, job_id: str) -> dict[str, Any]:
-    for _ in range(600):
+    for _ in range(3000):
         job = (await client.get(f"{API}/{job_id}", headers=user.headers)).json()
         if job["status"] in ("done", "failed"):
             return job
@@ -417,3 +420,66 @@ async def test_dry_run_reports_and_writes_nothing(
     assert job["dry_run"] and job["counts"]["conversations_created"] == 2
     page = (await client.get("/api/v1/conversations", headers=alice.headers)).json()
     assert page["items"] == []
+
+
+async def test_the_command_line_imports_with_a_dry_run_first(
+    client: httpx.AsyncClient, alice: TestUser, settings: Settings, tmp_path: Path
+) -> None:
+    export = tmp_path / "export.json"
+    export.write_bytes(fixture("librechat-tree.json"))
+    dry = await run_cli(settings, "import-chats", str(export), "--user", alice.email, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would import: 1 created" in dry.stderr and "9 messages" in dry.stderr
+    page = (await client.get("/api/v1/conversations", headers=alice.headers)).json()
+    assert page["items"] == []
+    done = await run_cli(settings, "import-chats", str(export), "--user", alice.email)
+    assert done.returncode == 0 and "imported: 1 created" in done.stderr, done.stderr
+    assert export.exists()  # the user's own file is left alone
+    jobs = (await client.get(API, headers=alice.headers)).json()["items"]
+    assert [(j["status"], j["dry_run"]) for j in jobs] == [("done", False), ("done", True)]
+    refused = await run_cli(settings, "import-chats", str(export), "--user", "nobody@example.com")
+    assert refused.returncode == 1 and "No user" in refused.stderr
+
+
+async def test_a_job_whose_process_stops_is_failed_not_left_running(
+    client: httpx.AsyncClient, alice: TestUser, settings: Settings
+) -> None:
+    """kill -9 the process running an import: the job is failed (not `running`) once its
+    heartbeat is stale, its progress had moved, and importing again completes the work."""
+    count = 1000
+    export = [
+        {
+            "uuid": f"c{i}",
+            "name": f"chat {i}",
+            "chat_messages": [{"uuid": "m", "sender": "human", "text": f"hello {i}"}],
+        }
+        for i in range(count)
+    ]
+    data = json.dumps(export).encode()
+    served = await start_server(settings, IMPORT_STALE_SECONDS=str(settings.import_stale_seconds))
+    try:
+        async with httpx.AsyncClient(base_url=served.base_url, timeout=60) as remote:
+            response = await start(remote, alice, data)
+            assert response.status_code == 202, response.text
+        job_id = response.json()["id"]
+        for _ in range(600):
+            job = (await client.get(f"{API}/{job_id}", headers=alice.headers)).json()
+            if job["counts"]["conversations_created"] >= 20:
+                break
+            await asyncio.sleep(0.05)
+        assert job["status"] == "running", job
+    finally:
+        served.process.kill()
+        await served.process.wait()
+    for _ in range(200):
+        job = (await client.get(f"{API}/{job_id}", headers=alice.headers)).json()
+        if job["status"] != "running":
+            break
+        await asyncio.sleep(0.1)
+    assert job["status"] == "failed" and job["error"].startswith("Interrupted"), job
+    created = job["counts"]["conversations_created"]
+    assert 20 <= created < count and job["progress"]["bytes_read"] > 0
+    again = await imported(client, alice, data)
+    counts = again["counts"]
+    assert counts["conversations_created"] + counts["conversations_unchanged"] == count
+    assert counts["conversations_created"] <= count - created

@@ -14,8 +14,9 @@ from typing import Any
 from bson import ObjectId
 from pymongo import DESCENDING
 
+from app.auth.scoping import Scope
 from app.conversations.window import RawMessage, archives_of, window_with_seq
-from documents.conversation import bucket_of
+from documents.conversation import Conversation, bucket_of
 
 
 async def archived_messages(
@@ -162,3 +163,23 @@ async def archived_matches(owner_id: ObjectId, pattern: dict[str, Any]) -> list[
     return await archives.collection.distinct(
         "conversation_id", archives.filter({"messages.content": pattern})
     )
+
+
+async def message_ids(scope: Scope[Conversation], conversation_id: ObjectId) -> tuple[int, set]:
+    """The window's revision and the ids of every message, window and archive: what a writer
+    that must not add a message twice compares against."""
+    raw = await scope.collection.find_one(
+        scope.filter({"_id": conversation_id}),
+        {"revision": 1, "archived_count": 1, "messages.id": 1},
+    )
+    if raw is None:
+        return -1, set()
+    ids = {m["id"] for m in raw.get("messages", [])}
+    if not raw.get("archived_count"):
+        return raw.get("revision", 0), ids
+    archives = archives_of(scope.owner_id)  # type: ignore[arg-type]
+    async for bucket in archives.collection.find(
+        archives.filter({"conversation_id": conversation_id}), {"messages.id": 1}
+    ):
+        ids.update(m["id"] for m in bucket.get("messages", []))
+    return raw.get("revision", 0), ids

@@ -144,23 +144,6 @@ async def append_many(
     return result.matched_count == 1
 
 
-async def message_ids(scope: Scope[Conversation], conversation_id: ObjectId) -> tuple[int, set]:
-    """The window's revision and the ids of every message, window and archive: what a writer
-    that must not add a message twice compares against."""
-    raw = await scope.collection.find_one(
-        scope.filter({"_id": conversation_id}), {"revision": 1, "messages.id": 1}
-    )
-    if raw is None:
-        return -1, set()
-    ids = {m["id"] for m in raw.get("messages", [])}
-    archives = archives_of(scope.owner_id)  # type: ignore[arg-type]
-    async for bucket in archives.collection.find(
-        archives.filter({"conversation_id": conversation_id}), {"messages.id": 1}
-    ):
-        ids.update(m["id"] for m in bucket.get("messages", []))
-    return raw.get("revision", 0), ids
-
-
 async def set_first_title(
     scope: Scope[Conversation], conversation_id: ObjectId, title: str
 ) -> None:

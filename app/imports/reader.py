@@ -87,6 +87,7 @@ class Export:
     kind: SourceKind
     members: list[str] = field(default_factory=list)  # the JSON members of a ZIP, in order
     progress: Progress = field(default_factory=lambda: Progress(0))
+    temporary: bool = False  # an upload of ours, deleted when its job ends
 
     def conversations(self) -> Iterator[ImportedConversation]:
         """Blocking (parsing is CPU work): the service calls it from a worker thread."""

@@ -60,11 +60,11 @@ async def create_import(request: Request, user: CurrentUser, settings: SettingsD
 
 
 @router.get("", operation_id="imports_list", response_model=Page[ImportSummary])
-async def list_imports(user: CurrentUser, params: Pagination):
-    page = await service.list_imports(user, params)
+async def list_imports(user: CurrentUser, params: Pagination, settings: SettingsDep):
+    page = await service.list_imports(user, params, settings)
     return Page(items=[ImportSummary.of(job) for job in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{import_id}", operation_id="imports_get", response_model=ImportRead)
-async def get_import(import_id: str, user: CurrentUser):
-    return ImportRead.of(await service.get_import(user, import_id))
+async def get_import(import_id: str, user: CurrentUser, settings: SettingsDep):
+    return ImportRead.of(await service.get_import(user, import_id, settings))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -34,8 +35,6 @@ from documents.user import User
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 2.0
-STALE_AFTER = timedelta(seconds=15)
 INTERRUPTED = (
     "Interrupted: the server stopped while the import ran. Import the file again; what was "
     "written is not written twice."
@@ -77,53 +76,57 @@ async def start_import(user: User, upload: MultipartUpload, settings: Settings) 
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    job = imports_of(user).new(
-        id=job_id,
-        format=export.kind,
-        filename=(upload.filename or "")[:255] or None,
-        dry_run=dry_run,
-        bytes_total=export.progress.total,
-        heartbeat_at=utcnow(),
-    )
-    await job.insert()
-    task = asyncio.create_task(run_import(job, export))
+    export.temporary = True
+    job = await new_job(user, export, filename=upload.filename, dry_run=dry_run)
+    task = asyncio.create_task(run_import(job, export, settings))
     _running.add(task)
     task.add_done_callback(_running.discard)
     return job
 
 
+async def new_job(user: User, export: Export, *, filename: str | None, dry_run: bool) -> ImportJob:
+    job = imports_of(user).new(
+        format=export.kind,
+        filename=(filename or "")[:255] or None,
+        dry_run=dry_run,
+        bytes_total=export.progress.total,
+        heartbeat_at=utcnow(),
+    )
+    await job.insert()
+    return job
+
+
 async def run_import(
-    job: ImportJob, export: Export, *, on_progress: Callable[[ImportJob], Any] | None = None
+    job: ImportJob,
+    export: Export,
+    settings: Settings,
+    *,
+    on_progress: Callable[[int, int], Any] | None = None,
 ) -> ImportJob:
-    """Read every conversation of `export` and write it; the job records what happened. The
-    upload file is deleted at the end, whatever the end."""
+    """Read every conversation of `export` and write it; the job records what happened. An
+    uploaded file is deleted at the end, whatever the end. `on_progress(read, total)` after
+    each conversation (the command line's progress bar)."""
     scope = imports_of(job.owner_id)
     now = utcnow()
     await scope.update_one(
         job.id, {"$set": {"status": "running", "started_at": now, "heartbeat_at": now}}
     )
-    beating = asyncio.create_task(_heartbeat(scope, job.id, export))
+    beat = settings.import_stale_seconds / 5
+    beating = asyncio.create_task(_heartbeat(scope, job.id, export, beat))
     conversations = export.conversations()
-    reported = 0
+    pending = _Pending()
     try:
         while True:
             conversation = await asyncio.to_thread(next, conversations, None)
             if conversation is None:
                 break
             item, branches = await _import_one(job, conversation)
-            increments = _counts_of(item, branches)
-            update: dict[str, Any] = {
-                "$inc": increments,
-                "$set": {"bytes_read": export.progress.read, "heartbeat_at": utcnow()},
-            }
-            if reported < MAX_REPORT_ITEMS:
-                update["$push"] = {"report": item.model_dump(exclude_none=True)}
-                reported += 1
-            else:
-                update["$set"]["report_truncated"] = True
-            await scope.update_one(job.id, update)
-            if on_progress is not None:
-                on_progress(await scope.get_or_404(job.id))
+            pending.add(item, branches)
+            if pending.due(beat):
+                await pending.flush(scope, job.id, export)
+                if on_progress is not None:
+                    on_progress(export.progress.read, export.progress.total)
+        await pending.flush(scope, job.id, export)
         final: dict[str, Any] = {"status": "done", "bytes_read": export.progress.total}
     except BadExport as exc:
         final = {"status": "failed", "error": str(exc)}
@@ -133,14 +136,61 @@ async def run_import(
     finally:
         beating.cancel()
         await asyncio.gather(beating, return_exceptions=True)
-        export.path.unlink(missing_ok=True)
+        if export.temporary:
+            export.path.unlink(missing_ok=True)
+    if final["status"] == "failed":
+        await pending.flush(scope, job.id, export)  # what was written before the failure
     await scope.update_one(job.id, {"$set": {**final, "finished_at": utcnow()}})
     return await scope.get_or_404(job.id)
 
 
-async def _heartbeat(scope: Scope[ImportJob], job_id: Any, export: Export) -> None:
+class _Pending:
+    """Report items and counts not yet in the job: written together at most every `beat`
+    seconds (or every `FLUSH_ITEMS`), so a 10,000-conversation export does not rewrite its
+    growing job document 10,000 times."""
+
+    FLUSH_ITEMS = 200
+
+    def __init__(self) -> None:
+        self.items: list[ImportItem] = []
+        self.counts: dict[str, int] = {}
+        self.reported = 0
+        self.truncated = False
+        self.flushed_at = time.monotonic()
+
+    def add(self, item: ImportItem, branches: int) -> None:
+        for name, value in _counts_of(item, branches).items():
+            self.counts[name] = self.counts.get(name, 0) + value
+        if self.reported + len(self.items) < MAX_REPORT_ITEMS:
+            self.items.append(item)
+        else:
+            self.truncated = True
+
+    def due(self, beat: float) -> bool:
+        return len(self.items) >= self.FLUSH_ITEMS or time.monotonic() - self.flushed_at >= beat
+
+    async def flush(self, scope: Scope[ImportJob], job_id: Any, export: Export) -> None:
+        self.flushed_at = time.monotonic()
+        if not self.items and not self.counts:
+            return
+        update: dict[str, Any] = {
+            "$set": {"bytes_read": export.progress.read, "heartbeat_at": utcnow()},
+        }
+        if self.counts:
+            update["$inc"] = self.counts
+        if self.items:
+            items = [item.model_dump(exclude_none=True) for item in self.items]
+            update["$push"] = {"report": {"$each": items}}
+        if self.truncated:
+            update["$set"]["report_truncated"] = True
+        await scope.update_one(job_id, update)
+        self.reported += len(self.items)
+        self.items, self.counts = [], {}
+
+
+async def _heartbeat(scope: Scope[ImportJob], job_id: Any, export: Export, seconds: float) -> None:
     while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await asyncio.sleep(seconds)
         await scope.update_one(
             job_id, {"$set": {"heartbeat_at": utcnow(), "bytes_read": export.progress.read}}
         )
@@ -179,22 +229,22 @@ def _counts_of(item: ImportItem, branches: int) -> dict[str, int]:
     return counts
 
 
-async def get_import(user: User, import_id: str) -> ImportJob:
-    await fail_interrupted(imports_of(user))
+async def get_import(user: User, import_id: str, settings: Settings) -> ImportJob:
+    await fail_interrupted(settings, imports_of(user))
     return await imports_of(user).get_or_404(import_id)
 
 
-async def list_imports(user: User, params: CursorParams) -> Page[ImportJob]:
-    await fail_interrupted(imports_of(user))
+async def list_imports(user: User, params: CursorParams, settings: Settings) -> Page[ImportJob]:
+    await fail_interrupted(settings, imports_of(user))
     return await imports_of(user).list_page(params)
 
 
-async def fail_interrupted(scope: Scope[ImportJob] | None = None) -> int:
+async def fail_interrupted(settings: Settings, scope: Scope[ImportJob] | None = None) -> int:
     """Mark failed the jobs whose heartbeat stopped (their process is gone): the caller's, or
     every owner's at start-up."""
     stale = {
         "status": {"$in": ["queued", "running"]},
-        "heartbeat_at": {"$lt": utcnow() - STALE_AFTER},
+        "heartbeat_at": {"$lt": utcnow() - timedelta(seconds=settings.import_stale_seconds)},
     }
     update = {"$set": {"status": "failed", "error": INTERRUPTED, "finished_at": utcnow()}}
     if scope is not None:

@@ -24,7 +24,7 @@ from typing import Any
 from bson import ObjectId
 
 from app import engine
-from app.conversations import window
+from app.conversations import history, window
 from app.conversations.schemas import MAX_CONTENT_BYTES
 from app.imports.shape import ImportedConversation, Settled
 from documents.base import day_of, utcnow
@@ -177,13 +177,18 @@ async def write_conversation(
         raise ConversationRefused("no message of it can be imported")
     current = message_id_for(conversation_id, settled.current) if settled.current else None
     scope = window.conversations_of(owner_id)
-    revision, existing = await window.message_ids(scope, conversation_id)
-    if revision < 0:
-        if dry_run:
-            return Written("created", conversation_id, len(raws), _branches(raws, set()), problems)
+    created = Written("created", conversation_id, len(raws), _branches(raws, set()), problems)
+    # A conversation that fits its window is one insert: tried first, as most of an export's
+    # conversations are new on its first import. A longer one checks first, so a re-import does
+    # not rewrite archive buckets that are there.
+    if not dry_run and len(raws) <= WINDOW_KEEP_MESSAGES:
         if await _create(owner_id, conversation, conversation_id, raws, current):
-            return Written("created", conversation_id, len(raws), _branches(raws, set()), problems)
-        revision, existing = await window.message_ids(scope, conversation_id)
+            return created
+    revision, existing = await history.message_ids(scope, conversation_id)
+    if revision < 0:
+        if dry_run or await _create(owner_id, conversation, conversation_id, raws, current):
+            return created
+        revision, existing = await history.message_ids(scope, conversation_id)
     new = [raw for raw in raws if raw["id"] not in existing]
     if not new:
         return Written("unchanged", conversation_id, problems=problems)
@@ -274,7 +279,7 @@ async def _append(
         ):
             added += len(batch)
             await window.roll_window(owner_id, conversation_id)
-        revision, existing = await window.message_ids(scope, conversation_id)
+        revision, existing = await history.message_ids(scope, conversation_id)
         if revision < 0:
             break  # deleted meanwhile
         pending = [raw for raw in pending if raw["id"] not in existing]
