@@ -31,7 +31,7 @@ from pymongo import AsyncMongoClient
 
 from app import engine
 from app.embedded_server import EmbeddedServer, free_port
-from bench import analytics, history, ingest, throughput, transfers
+from bench import analytics, history, imports, ingest, throughput, transfers
 from bench.harness import (
     ROOT,
     TARGET_CASES,
@@ -157,6 +157,8 @@ async def run_cases(bench: Bench) -> None:
         await analytics.analytics_at_a_million(bench)
     if bench.wants("racing batch ingest"):
         await ingest.racing_batch_ingest(bench)
+    if bench.wants("import throughput"):
+        await imports.import_throughput(bench)
     if bench.wants("money"):
         await analytics.exact_money(bench)
 

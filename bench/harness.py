@@ -41,6 +41,7 @@ TARGET_CASES = (
     "site storage",
     "analytics",
     "racing batch ingest",
+    "import throughput",
     "money",
 )
 

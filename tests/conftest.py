@@ -112,7 +112,7 @@ def settings(mongo_url: str, idp_private_key: rsa.RSAPrivateKey) -> Iterator[Set
         external_jwt_issuer=EXTERNAL_ISSUER,
         external_jwt_public_key=public_pem.decode(),
         mail_backend="memory",
-        import_stale_seconds=3,  # a killed process's import is failed within seconds
+        import_stale_seconds=10,  # a killed process's import is failed within seconds
     )
     yield settings
     client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=2000)

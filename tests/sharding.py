@@ -57,6 +57,8 @@ ALLOWED_FUNCTIONS = {
     ("app/usage/rollups.py", "_sweep_batch_ids"),
     # The cleanup job's release of expired reservations, across owners.
     ("app/budgets/service.py", "release_expired"),
+    # At start, the import jobs whose process stopped, across owners (by status and heartbeat).
+    ("app/imports/service.py", "fail_interrupted"),
     # An anonymous visitor of /p/{site_id}/ knows the site, not its owner; sharded, this lookup
     # would go through a small unsharded map of published site → owner.
     ("app/sites/service.py", "published_file"),

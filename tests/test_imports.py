@@ -18,7 +18,7 @@ from bson import ObjectId
 from app.settings import Settings
 from tests.factories import TestUser
 from tests.racing import Racers
-from tests.servers import start_server
+from tests.servers import served_app, start_server
 from tests.test_cli import run_cli
 
 API = "/api/v1/imports"
@@ -471,7 +471,7 @@ async def test_a_job_whose_process_stops_is_failed_not_left_running(
     finally:
         served.process.kill()
         await served.process.wait()
-    for _ in range(200):
+    for _ in range(400):
         job = (await client.get(f"{API}/{job_id}", headers=alice.headers)).json()
         if job["status"] != "running":
             break
@@ -483,3 +483,53 @@ async def test_a_job_whose_process_stops_is_failed_not_left_running(
     counts = again["counts"]
     assert counts["conversations_created"] + counts["conversations_unchanged"] == count
     assert counts["conversations_created"] <= count - created
+
+
+def _rss_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for {pid}")
+
+
+async def test_a_300_mb_export_imports_in_bounded_memory(
+    client: httpx.AsyncClient, alice: TestUser, settings: Settings, tmp_path: Path
+) -> None:
+    """Streamed end to end: the upload goes to disk, the export is parsed a conversation at a
+    time. Measured on the serving process: its peak RSS grows by less than 150 MB."""
+    path = tmp_path / "big.json"
+    conversations = 300
+    text = "x" * 1_000_000
+    with path.open("w") as out:
+        out.write("[")
+        for i in range(conversations):
+            chat = {
+                "uuid": f"big-{i}",
+                "name": f"big {i}",
+                "chat_messages": [{"uuid": "m", "sender": "human", "text": text}],
+            }
+            out.write(("," if i else "") + json.dumps(chat))
+        out.write("]")
+    assert path.stat().st_size > 300_000_000
+    stale = str(settings.import_stale_seconds)
+    async with served_app(settings, IMPORT_STALE_SECONDS=stale) as served:
+        pid = served.process.pid
+        before = _rss_kib(pid, "VmRSS")
+        async with httpx.AsyncClient(base_url=served.base_url, timeout=300) as remote:
+            with path.open("rb") as upload:
+                response = await remote.post(
+                    API, files={"file": ("big.json", upload)}, headers=alice.headers
+                )
+        assert response.status_code == 202, response.text
+        seen_progress = set()
+        for _ in range(6000):
+            job = (await client.get(f"{API}/{response.json()['id']}", headers=alice.headers)).json()
+            seen_progress.add(job["progress"]["bytes_read"])
+            if job["status"] in ("done", "failed"):
+                break
+            await asyncio.sleep(0.1)
+        peak = _rss_kib(pid, "VmHWM")
+    assert job["status"] == "done", job["error"]
+    assert job["counts"]["conversations_created"] == conversations
+    assert len(seen_progress) > 2  # the progress moved while the job ran
+    assert (peak - before) * 1024 < 150 * 1024**2, f"RSS grew {(peak - before) // 1024} MiB"

@@ -167,19 +167,29 @@ async def archived_matches(owner_id: ObjectId, pattern: dict[str, Any]) -> list[
 
 async def message_ids(scope: Scope[Conversation], conversation_id: ObjectId) -> tuple[int, set]:
     """The window's revision and the ids of every message, window and archive: what a writer
-    that must not add a message twice compares against."""
-    raw = await scope.collection.find_one(
-        scope.filter({"_id": conversation_id}),
+    that must not add a message twice compares against. (-1, {}) when there is none."""
+    return (await message_ids_of(scope, [conversation_id])).get(conversation_id, (-1, set()))
+
+
+async def message_ids_of(
+    scope: Scope[Conversation], conversation_ids: list[ObjectId]
+) -> dict[ObjectId, tuple[int, set]]:
+    """`message_ids` of several conversations in one read of their windows (and one of the
+    archives of those that have some): an import checks a batch of conversations at once."""
+    found: dict[ObjectId, tuple[int, set]] = {}
+    archived: list[ObjectId] = []
+    async for raw in scope.collection.find(
+        scope.filter({"_id": {"$in": conversation_ids}}),
         {"revision": 1, "archived_count": 1, "messages.id": 1},
-    )
-    if raw is None:
-        return -1, set()
-    ids = {m["id"] for m in raw.get("messages", [])}
-    if not raw.get("archived_count"):
-        return raw.get("revision", 0), ids
-    archives = archives_of(scope.owner_id)  # type: ignore[arg-type]
-    async for bucket in archives.collection.find(
-        archives.filter({"conversation_id": conversation_id}), {"messages.id": 1}
     ):
-        ids.update(m["id"] for m in bucket.get("messages", []))
-    return raw.get("revision", 0), ids
+        found[raw["_id"]] = (raw.get("revision", 0), {m["id"] for m in raw.get("messages", [])})
+        if raw.get("archived_count"):
+            archived.append(raw["_id"])
+    if archived:
+        archives = archives_of(scope.owner_id)  # type: ignore[arg-type]
+        async for bucket in archives.collection.find(
+            archives.filter({"conversation_id": {"$in": archived}}),
+            {"conversation_id": 1, "messages.id": 1},
+        ):
+            found[bucket["conversation_id"]][1].update(m["id"] for m in bucket.get("messages", []))
+    return found

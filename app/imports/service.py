@@ -14,7 +14,8 @@ import asyncio
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,19 @@ from typing import Any
 from bson import ObjectId
 
 from app.auth.scoping import Scope, owned
+from app.conversations.history import message_ids_of
+from app.conversations.window import conversations_of
 from app.errors import Unprocessable
 from app.imports.reader import BadExport, Export, open_export
 from app.imports.shape import ImportedConversation, settle
-from app.imports.writer import ConversationRefused, write_conversation
+from app.imports.writer import (
+    ConversationRefused,
+    Planned,
+    Written,
+    plan,
+    write_conversation,
+    write_new,
+)
 from app.pagination import CursorParams, Page
 from app.settings import Settings
 from app.uploads import MultipartUpload
@@ -39,6 +49,11 @@ INTERRUPTED = (
     "Interrupted: the server stopped while the import ran. Import the file again; what was "
     "written is not written twice."
 )
+# Conversations that fit their window are inserted this many (or this many bytes) at a time:
+# one insert stays short, so the job's heartbeat is never stuck behind it.
+BATCH_CONVERSATIONS = 100
+BATCH_BYTES = 4 * 1024 * 1024
+READ_AHEAD = 50
 FORMATS = ("chatgpt", "claude", "openwebui", "librechat", "chatbotui")
 
 # Tasks of this process's jobs, kept referenced until they end.
@@ -115,17 +130,24 @@ async def run_import(
     beating = asyncio.create_task(_heartbeat(scope, job.id, export, beat))
     conversations = export.conversations()
     pending = _Pending()
+    waiting: list[Waiting] = []
+
+    async def tick() -> None:
+        """Progress and the heartbeat, written when due: between conversations, so a job
+        whose writes keep the connection busy still shows it is alive."""
+        if pending.due(beat):
+            await pending.flush(scope, job.id, export)
+            if on_progress is not None:
+                on_progress(export.progress.read, export.progress.total)
+
     try:
         while True:
-            conversation = await asyncio.to_thread(next, conversations, None)
-            if conversation is None:
+            read = await asyncio.to_thread(_read_some, conversations)
+            if not read:
                 break
-            item, branches = await _import_one(job, conversation)
-            pending.add(item, branches)
-            if pending.due(beat):
-                await pending.flush(scope, job.id, export)
-                if on_progress is not None:
-                    on_progress(export.progress.read, export.progress.total)
+            for conversation in read:
+                await _take(job, conversation, waiting, pending, tick)
+        await _write_waiting(job, waiting, pending, tick)
         await pending.flush(scope, job.id, export)
         final: dict[str, Any] = {"status": "done", "bytes_read": export.progress.total}
     except BadExport as exc:
@@ -171,8 +193,6 @@ class _Pending:
 
     async def flush(self, scope: Scope[ImportJob], job_id: Any, export: Export) -> None:
         self.flushed_at = time.monotonic()
-        if not self.items and not self.counts:
-            return
         update: dict[str, Any] = {
             "$set": {"bytes_read": export.progress.read, "heartbeat_at": utcnow()},
         }
@@ -196,8 +216,54 @@ async def _heartbeat(scope: Scope[ImportJob], job_id: Any, export: Export, secon
         )
 
 
-async def _import_one(job: ImportJob, conversation: ImportedConversation) -> tuple[ImportItem, int]:
-    """The report item, and how many branches the messages written start."""
+@dataclass
+class Waiting:
+    """A conversation read from the export: planned and waiting for its batch, or already
+    reported (refused, or written on its own)."""
+
+    item: ImportItem
+    planned: Planned | None = None
+    branches: int = 0
+    done: bool = False
+
+
+def _read_some(conversations: Iterator[ImportedConversation]) -> list[ImportedConversation]:
+    """The next conversations, up to READ_AHEAD of them or about 1 MB of messages: one trip to
+    the worker thread for many small conversations."""
+    read: list[ImportedConversation] = []
+    size = 0
+    for conversation in conversations:
+        read.append(conversation)
+        size += sum(len(m.content) for m in conversation.messages)
+        if len(read) >= READ_AHEAD or size >= 1024 * 1024:
+            break
+    return read
+
+
+async def _take(
+    job: ImportJob,
+    conversation: ImportedConversation,
+    waiting: list[Waiting],
+    pending: _Pending,
+    tick: Callable[[], Awaitable[None]],
+) -> None:
+    """Plan one conversation and queue it for its batch; written at once when it cannot be
+    batched (it does not fit its window, or this is a dry run)."""
+    entry = _plan(job, conversation)
+    if entry.planned is not None and (job.dry_run or not entry.planned.fits_window):
+        await _write_waiting(job, waiting, pending, tick)  # the report keeps the export's order
+        entry = await _write_one(entry, dry_run=job.dry_run)
+    waiting.append(entry)
+    if len(waiting) >= BATCH_CONVERSATIONS or _bytes(waiting) >= BATCH_BYTES:
+        await _write_waiting(job, waiting, pending, tick)
+    await tick()
+
+
+def _bytes(waiting: list[Waiting]) -> int:
+    return sum(entry.planned.bytes for entry in waiting if entry.planned and not entry.done)
+
+
+def _plan(job: ImportJob, conversation: ImportedConversation) -> Waiting:
     settled = settle(conversation, now=utcnow())
     item = ImportItem(
         source_id=conversation.source_id[:256] or "(none)",
@@ -207,17 +273,62 @@ async def _import_one(job: ImportJob, conversation: ImportedConversation) -> tup
     )
     if not conversation.source_id:
         item.error = "the conversation has no id in the export"
-        return item, 0
+        return Waiting(item, done=True)
     try:
-        written = await write_conversation(job.owner_id, conversation, settled, dry_run=job.dry_run)
+        return Waiting(item, plan(job.owner_id, conversation, settled))
     except ConversationRefused as exc:
         item.error = str(exc)
-        return item, 0
-    item.outcome = written.outcome  # type: ignore[assignment]
-    item.conversation_id = written.conversation_id  # type: ignore[assignment]
-    item.messages_added = written.messages_added
-    item.problems = written.problems[:50]
-    return item, written.branches
+        return Waiting(item, done=True)
+
+
+async def _write_one(entry: Waiting, *, dry_run: bool) -> Waiting:
+    assert entry.planned is not None
+    return _written(entry, await write_conversation(entry.planned, dry_run=dry_run))
+
+
+def _written(entry: Waiting, written: Written) -> Waiting:
+    entry.item.outcome = written.outcome  # type: ignore[assignment]
+    entry.item.conversation_id = written.conversation_id  # type: ignore[assignment]
+    entry.item.messages_added = written.messages_added
+    entry.item.problems = written.problems[:50]
+    entry.branches = written.branches
+    entry.done = True
+    return entry
+
+
+async def _write_waiting(
+    job: ImportJob,
+    waiting: list[Waiting],
+    pending: _Pending,
+    tick: Callable[[], Awaitable[None]],
+) -> None:
+    """The waiting conversations that fit their window in one insert; those that exist
+    already, one by one; then every waiting item into the report, in the export's order."""
+    batch = [entry for entry in waiting if not entry.done]
+    planned = [entry.planned for entry in batch if entry.planned is not None]
+    results = await write_new(job.owner_id, planned)
+    existing = [entry for entry, written in zip(batch, results, strict=True) if written is None]
+    # Those that exist (a re-import): their messages read in one go, then each given what it
+    # lacks (usually nothing).
+    known = (
+        await message_ids_of(
+            conversations_of(job.owner_id),
+            [entry.planned.conversation_id for entry in existing if entry.planned],
+        )
+        if existing
+        else {}
+    )
+    for entry, written in zip(batch, results, strict=True):
+        if written is not None:
+            _written(entry, written)
+            continue
+        assert entry.planned is not None
+        ids = known.get(entry.planned.conversation_id, (-1, set()))
+        _written(entry, await write_conversation(entry.planned, dry_run=False, known=ids))
+        await tick()
+    for entry in waiting:
+        pending.add(entry.item, entry.branches)
+    waiting.clear()
 
 
 def _counts_of(item: ImportItem, branches: int) -> dict[str, int]:
@@ -230,23 +341,43 @@ def _counts_of(item: ImportItem, branches: int) -> dict[str, int]:
 
 
 async def get_import(user: User, import_id: str, settings: Settings) -> ImportJob:
-    await fail_interrupted(settings, imports_of(user))
-    return await imports_of(user).get_or_404(import_id)
+    scope = imports_of(user)
+    job = await scope.get_or_404(import_id)
+    if _stale(job, settings):
+        await fail_interrupted(settings, scope, job_id=job.id)
+        job = await scope.get_or_404(import_id)
+    return job
 
 
 async def list_imports(user: User, params: CursorParams, settings: Settings) -> Page[ImportJob]:
-    await fail_interrupted(settings, imports_of(user))
-    return await imports_of(user).list_page(params)
+    scope = imports_of(user)
+    page = await scope.list_page(params)
+    if any(_stale(job, settings) for job in page.items):
+        await fail_interrupted(settings, scope)
+        page = await scope.list_page(params)
+    return page
 
 
-async def fail_interrupted(settings: Settings, scope: Scope[ImportJob] | None = None) -> int:
-    """Mark failed the jobs whose heartbeat stopped (their process is gone): the caller's, or
-    every owner's at start-up."""
-    stale = {
+def _stale(job: ImportJob, settings: Settings) -> bool:
+    """Read as running, but its heartbeat stopped: its process is gone."""
+    limit = utcnow() - timedelta(seconds=settings.import_stale_seconds)
+    beat = job.heartbeat_at
+    return job.status in ("queued", "running") and (beat is None or beat < limit)
+
+
+async def fail_interrupted(
+    settings: Settings, scope: Scope[ImportJob] | None = None, *, job_id: Any = None
+) -> int:
+    """Mark failed the jobs whose heartbeat stopped (their process is gone): one job or the
+    caller's, or every owner's at start-up. Guarded by the heartbeat, so a job that beats
+    again meanwhile is left running."""
+    stale: dict[str, Any] = {
         "status": {"$in": ["queued", "running"]},
         "heartbeat_at": {"$lt": utcnow() - timedelta(seconds=settings.import_stale_seconds)},
     }
     update = {"$set": {"status": "failed", "error": INTERRUPTED, "finished_at": utcnow()}}
+    if scope is not None and job_id is not None:
+        return 1 if await scope.update_one(job_id, update, extra=stale) else 0
     if scope is not None:
         return await scope.update_many(stale, update)
     result = await ImportJob.find(stale).update_many(update)

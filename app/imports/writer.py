@@ -19,6 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from bson import ObjectId
@@ -32,9 +33,9 @@ from documents.conversation import (
     MESSAGE_OVERHEAD_BYTES,
     WINDOW_KEEP_BYTES,
     WINDOW_KEEP_MESSAGES,
+    WINDOW_MAX_BYTES,
     Conversation,
     ConversationSource,
-    Message,
 )
 
 MAX_METADATA_BYTES = 64 * 1024
@@ -109,6 +110,10 @@ def build_messages(
     the store cannot hold."""
     problems: list[str] = []
     raws: list[dict[str, Any]] = []
+    ids = {
+        item.message.source_id: message_id_for(conversation_id, item.message.source_id)
+        for item in settled.messages
+    }
     for item in settled.messages:
         message = item.message
         content = message.content
@@ -128,23 +133,24 @@ def build_messages(
             metadata = {**(metadata or {}), "files": names}
         kind = "code" if (metadata or {}).get("type") == "code" else "text"
         reasoning = message.reasoning[:MAX_CONTENT_BYTES] if message.reasoning else None
-        stored = Message(
-            id=message_id_for(conversation_id, message.source_id),
-            role=message.role,
-            content=content,
-            type=kind,
-            parent_id=message_id_for(conversation_id, item.parent) if item.parent else None,
-            model=message.model[:128] if message.model else None,
-            created_at=item.created_at.replace(
-                microsecond=item.created_at.microsecond // 1000 * 1000
-            ),
-            day=day_of(item.created_at),
-            size=size + len((reasoning or "").encode()) + MESSAGE_OVERHEAD_BYTES,
-            reasoning=reasoning,
-            status=message.status[:64] if message.status else None,
-            metadata=metadata,
-        )
-        raws.append(stored.model_dump(exclude_none=True))
+        # The stored form of `Message`, built directly from values this module typed (a
+        # pydantic round trip per message was a third of an import's time); absent, not
+        # null, as appends store them.
+        stored: dict[str, Any] = {
+            "id": ids[message.source_id],
+            "role": message.role,
+            "content": content,
+            "type": kind,
+            "parent_id": ids[item.parent] if item.parent else None,
+            "model": message.model[:128] if message.model else None,
+            "created_at": _to_millis(item.created_at),
+            "day": day_of(item.created_at),
+            "size": size + len((reasoning or "").encode()) + MESSAGE_OVERHEAD_BYTES,
+            "reasoning": reasoning,
+            "status": message.status[:64] if message.status else None,
+            "metadata": metadata,
+        }
+        raws.append({key: value for key, value in stored.items() if value is not None})
     return raws, problems
 
 
@@ -167,52 +173,123 @@ def _branches(raws: list[dict[str, Any]], known_parents: set[ObjectId]) -> int:
     return count
 
 
-async def write_conversation(
-    owner_id: ObjectId, conversation: ImportedConversation, settled: Settled, *, dry_run: bool
-) -> Written:
+@dataclass
+class Planned:
+    """A conversation ready to write: its derived ids and stored messages."""
+
+    owner_id: ObjectId
+    source: ImportedConversation
+    conversation_id: ObjectId
+    raws: list[dict[str, Any]]
+    current: ObjectId | None
+    problems: list[str]
+
+    def created(self) -> Written:
+        branches = _branches(self.raws, set())
+        return Written("created", self.conversation_id, len(self.raws), branches, self.problems)
+
+    @cached_property
+    def bytes(self) -> int:
+        return sum(raw["size"] for raw in self.raws)
+
+    @property
+    def fits_window(self) -> bool:
+        """Whole in its window, no archive (within the bounds an append leaves a window in):
+        one row of a batch insert."""
+        return len(self.raws) <= WINDOW_KEEP_MESSAGES and self.bytes <= WINDOW_MAX_BYTES
+
+
+def plan(owner_id: ObjectId, conversation: ImportedConversation, settled: Settled) -> Planned:
+    """ConversationRefused when nothing of it can be written."""
     conversation_id = conversation_id_for(owner_id, conversation.kind, conversation.source_id)
     raws, problems = build_messages(conversation_id, settled)
-    problems = settled.problems + problems
     if not raws:
         raise ConversationRefused("no message of it can be imported")
     current = message_id_for(conversation_id, settled.current) if settled.current else None
+    problems = settled.problems + problems
+    return Planned(owner_id, conversation, conversation_id, raws, current, problems)
+
+
+async def write_new(owner_id: ObjectId, batch: list[Planned]) -> list[Written | None]:
+    """Conversations that fit their window, in one `insert_many` (raw driver: Beanie's does
+    not say which rows a unique index refused): most of an export's conversations are new on
+    its first import. None for each that exists already (the caller writes those one by one)."""
+    if not batch:
+        return []
     scope = window.conversations_of(owner_id)
-    created = Written("created", conversation_id, len(raws), _branches(raws, set()), problems)
-    # A conversation that fits its window is one insert: tried first, as most of an export's
-    # conversations are new on its first import. A longer one checks first, so a re-import does
-    # not rewrite archive buckets that are there.
-    if not dry_run and len(raws) <= WINDOW_KEEP_MESSAGES:
-        if await _create(owner_id, conversation, conversation_id, raws, current):
-            return created
-    revision, existing = await history.message_ids(scope, conversation_id)
+    rows = []
+    for planned in batch:
+        # The messages were validated as they were built: the document is validated without
+        # them (10,000 messages are not validated twice) and gets them as stored.
+        row = _document(planned, []).model_dump(by_alias=True, exclude={"revision_id"})
+        row.update(_window_fields(planned.raws, planned.raws))
+        rows.append(row)
+    refused = await engine.insert_rows_unless_exist(scope.collection, rows)
+    return [None if i in refused else planned.created() for i, planned in enumerate(batch)]
+
+
+async def write_conversation(
+    planned: Planned, *, dry_run: bool, known: tuple[int, set] | None = None
+) -> Written:
+    """A conversation that may exist: created when it does not (archives first), else given
+    the messages it lacks. `known`: its `history.message_ids`, when the caller read them."""
+    owner_id, conversation_id, raws = planned.owner_id, planned.conversation_id, planned.raws
+    scope = window.conversations_of(owner_id)
+    revision, existing = known or await history.message_ids(scope, conversation_id)
     if revision < 0:
-        if dry_run or await _create(owner_id, conversation, conversation_id, raws, current):
-            return created
+        if dry_run or await _create(planned):
+            return planned.created()
         revision, existing = await history.message_ids(scope, conversation_id)
     new = [raw for raw in raws if raw["id"] not in existing]
     if not new:
-        return Written("unchanged", conversation_id, problems=problems)
+        return Written("unchanged", conversation_id, problems=planned.problems)
     branches = _branches(new, _parents_with_children(raws, existing))
     if dry_run:
-        return Written("updated", conversation_id, len(new), branches, problems)
-    added = await _append(owner_id, conversation_id, new, current, revision)
+        return Written("updated", conversation_id, len(new), branches, planned.problems)
+    added = await _append(owner_id, conversation_id, new, planned.current, revision)
     if not added:
-        return Written("unchanged", conversation_id, problems=problems)
-    return Written("updated", conversation_id, added, branches, problems)
+        return Written("unchanged", conversation_id, problems=planned.problems)
+    return Written("updated", conversation_id, added, branches, planned.problems)
 
 
 def _parents_with_children(raws: list[dict[str, Any]], existing: set[ObjectId]) -> set[ObjectId]:
     return {raw["parent_id"] for raw in raws if raw["id"] in existing and raw.get("parent_id")}
 
 
-async def _create(
-    owner_id: ObjectId,
-    conversation: ImportedConversation,
-    conversation_id: ObjectId,
-    raws: list[dict[str, Any]],
-    current: ObjectId | None,
-) -> bool:
+def _window_fields(raws: list[dict[str, Any]], recent: list[dict[str, Any]]) -> dict[str, Any]:
+    """What holding `recent` (the newest of `raws`) in the window sets."""
+    return {
+        "messages": [
+            {k: v for k, v in raw.items() if k != "seq"} if "seq" in raw else raw for raw in recent
+        ],
+        "message_count": len(raws),
+        "archived_count": len(raws) - len(recent),
+        "window_bytes": sum(raw["size"] for raw in recent),
+    }
+
+
+def _document(planned: Planned, recent: list[dict[str, Any]]) -> Conversation:
+    """The conversation document holding `recent` (the newest messages) in its window."""
+    raws = planned.raws
+    first = min(raw["created_at"] for raw in raws)
+    last = max(raw["created_at"] for raw in raws)
+    created = planned.source.created_at or first
+    return window.conversations_of(planned.owner_id).new(
+        id=planned.conversation_id,
+        title=(planned.source.title or "").strip()[:MAX_TITLE] or None,
+        source=ConversationSource(kind=planned.source.kind, id=planned.source.source_id[:256]),
+        current_message_id=planned.current,
+        **_window_fields(raws, recent),
+        last_message_at=last,
+        activity_at=last,
+        created_at=_to_millis(min(created, first)),
+        updated_at=utcnow(),
+    )
+
+
+async def _create(planned: Planned) -> bool:
     """Archives first, then the document: False when a racer's insert of it came first."""
+    raws = planned.raws
     keep, kept_bytes = 0, 0
     while keep < min(len(raws), WINDOW_KEEP_MESSAGES):
         size = raws[len(raws) - 1 - keep]["size"]
@@ -222,28 +299,8 @@ async def _create(
         keep += 1
     numbered = [window.with_seq(raw, seq) for seq, raw in enumerate(raws, start=1)]
     older, recent = numbered[: len(raws) - keep], raws[len(raws) - keep :]
-    await window.copy_history(owner_id, conversation_id, older)
-    now = utcnow()
-    first = min(raw["created_at"] for raw in raws)
-    last = max(raw["created_at"] for raw in raws)
-    created = conversation.created_at or first
-    title = (conversation.title or "").strip()[:MAX_TITLE] or None
-    document = Conversation(
-        id=conversation_id,
-        owner_id=owner_id,
-        title=title,
-        source=ConversationSource(kind=conversation.kind, id=conversation.source_id[:256]),
-        current_message_id=current,
-        messages=recent,
-        message_count=len(raws),
-        archived_count=len(older),
-        window_bytes=kept_bytes,
-        last_message_at=last,
-        activity_at=last,
-        created_at=min(created, first).replace(microsecond=0),
-        updated_at=now,
-    )
-    return await engine.insert_unless_exists(document)
+    await window.copy_history(planned.owner_id, planned.conversation_id, older)
+    return await engine.insert_unless_exists(_document(planned, recent))
 
 
 async def _append(
