@@ -140,13 +140,16 @@ async def run_import(
             if on_progress is not None:
                 on_progress(export.progress.read, export.progress.total)
 
+    # The worker thread parses and plans the next conversations while these are written.
+    ahead = asyncio.ensure_future(asyncio.to_thread(_read_some, conversations, job))
     try:
         while True:
-            read = await asyncio.to_thread(_read_some, conversations)
+            read = await ahead
             if not read:
                 break
-            for conversation in read:
-                await _take(job, conversation, waiting, pending, tick)
+            ahead = asyncio.ensure_future(asyncio.to_thread(_read_some, conversations, job))
+            for entry in read:
+                await _take(job, entry, waiting, pending, tick)
         await _write_waiting(job, waiting, pending, tick)
         await pending.flush(scope, job.id, export)
         final: dict[str, Any] = {"status": "done", "bytes_read": export.progress.total}
@@ -157,7 +160,8 @@ async def run_import(
         final = {"status": "failed", "error": "The import failed on a server error."}
     finally:
         beating.cancel()
-        await asyncio.gather(beating, return_exceptions=True)
+        # A read ahead still in its thread finishes its few conversations before the file goes.
+        await asyncio.gather(beating, ahead, return_exceptions=True)
         if export.temporary:
             export.path.unlink(missing_ok=True)
     if final["status"] == "failed":
@@ -227,13 +231,13 @@ class Waiting:
     done: bool = False
 
 
-def _read_some(conversations: Iterator[ImportedConversation]) -> list[ImportedConversation]:
-    """The next conversations, up to READ_AHEAD of them or about 1 MB of messages: one trip to
-    the worker thread for many small conversations."""
-    read: list[ImportedConversation] = []
+def _read_some(conversations: Iterator[ImportedConversation], job: ImportJob) -> list[Waiting]:
+    """The next conversations, parsed and planned (CPU work, no database), up to READ_AHEAD of
+    them or about 1 MB of messages: one trip to the worker thread for many small ones."""
+    read: list[Waiting] = []
     size = 0
     for conversation in conversations:
-        read.append(conversation)
+        read.append(_plan(job, conversation))
         size += sum(len(m.content) for m in conversation.messages)
         if len(read) >= READ_AHEAD or size >= 1024 * 1024:
             break
@@ -242,14 +246,13 @@ def _read_some(conversations: Iterator[ImportedConversation]) -> list[ImportedCo
 
 async def _take(
     job: ImportJob,
-    conversation: ImportedConversation,
+    entry: Waiting,
     waiting: list[Waiting],
     pending: _Pending,
     tick: Callable[[], Awaitable[None]],
 ) -> None:
-    """Plan one conversation and queue it for its batch; written at once when it cannot be
+    """Queue one planned conversation for its batch; written at once when it cannot be
     batched (it does not fit its window, or this is a dry run)."""
-    entry = _plan(job, conversation)
     if entry.planned is not None and (job.dry_run or not entry.planned.fits_window):
         await _write_waiting(job, waiting, pending, tick)  # the report keeps the export's order
         entry = await _write_one(entry, dry_run=job.dry_run)
