@@ -323,7 +323,16 @@ async def test_cycles_dangling_parents_and_oversized_messages(
             "uuid": "loops",
             "name": "Loops",
             "chat_messages": [
-                {"uuid": "a", "parent_message_uuid": "c", "sender": "human", "text": "a"},
+                {
+                    "uuid": "a",
+                    "parent_message_uuid": "c",
+                    "sender": "human",
+                    "text": "a",
+                    "content": [
+                        {"type": "text", "text": "a"},
+                        {"type": "tool_use", "name": "q", "input": {"$where": "1", "a.b": 2}},
+                    ],
+                },
                 {"uuid": "b", "parent_message_uuid": "a", "sender": "assistant", "text": "b"},
                 {"uuid": "c", "parent_message_uuid": "b", "sender": "human", "text": "c"},
                 {"uuid": "d", "parent_message_uuid": "gone", "sender": "assistant", "text": "d"},
@@ -348,6 +357,9 @@ async def test_cycles_dangling_parents_and_oversized_messages(
     assert by_source["7"]["outcome"] == "failed"
     page = (await client.get("/api/v1/conversations", headers=alice.headers)).json()
     assert [c["title"] for c in page["items"]] == ["Loops"]  # nothing of the failed ones
+    stored = await messages_of(client, alice, page["items"][0]["id"])
+    tool_input = next(m for m in stored if m["content"] == "a")["metadata"]["tool_calls"][0]
+    assert tool_input["input"] == {"_where": "1", "a_b": 2}  # no operator or path as a key
 
 
 def zipped(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -533,3 +545,79 @@ async def test_a_300_mb_export_imports_in_bounded_memory(
     assert job["counts"]["conversations_created"] == conversations
     assert len(seen_progress) > 2  # the progress moved while the job ran
     assert (peak - before) * 1024 < 150 * 1024**2, f"RSS grew {(peak - before) // 1024} MiB"
+
+
+async def test_open_webui_export_keeps_its_tree_and_current_message(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    """Open WebUI (generated: no public fixture): `history.messages` with `parentId` and
+    `childrenIds` (their order is the siblings'), `currentId` the leaf the chat is on."""
+
+    def node(key: str, parent: str | None, children: list[str], role: str, text: str) -> dict:
+        return {
+            "id": key, "parentId": parent, "childrenIds": children, "role": role,
+            "content": text, "timestamp": 1_760_000_000 + len(key), "model": "llama3",
+        }  # fmt: skip
+
+    messages = {
+        "q": node("q", None, ["a2", "a1"], "user", "question"),
+        "a1": node("a1", "q", [], "assistant", "first answer"),
+        "a2": node("a2", "q", ["f"], "assistant", "second answer"),
+        "f": node("f", "a2", [], "user", "follow-up"),
+    }
+    export = [
+        {
+            "id": "owui-1",
+            "title": "From Open WebUI",
+            "created_at": 1_760_000_000,
+            "chat": {"history": {"messages": messages, "currentId": "a1"}},
+        }
+    ]
+    job = await imported(client, alice, json.dumps(export).encode())
+    assert job["format"] == "openwebui" and job["counts"]["branches"] == 1
+    card = await conversation_by_source(client, alice, "owui-1")
+    read = await messages_of(client, alice, card["id"])
+    assert tree_of(read) == [
+        (
+            "user",
+            "question",
+            [
+                ("assistant", "second answer", [("user", "follow-up", [])]),
+                ("assistant", "first answer", []),
+            ],
+        )
+    ]
+    current = next(m for m in read if m["id"] == card["current_message_id"])
+    assert current["content"] == "first answer" and current["model"] == "llama3"
+
+
+async def test_a_genstore_account_export_round_trips(
+    client: httpx.AsyncClient, alice: TestUser, bob: TestUser
+) -> None:
+    """Alice's export, imported by Bob: the same tree, archived messages included (120
+    messages: most of them rolled out of the window), and a second import adds nothing."""
+    conversation = (
+        await client.post("/api/v1/conversations", json={"title": "mine"}, headers=alice.headers)
+    ).json()
+    url = f"/api/v1/conversations/{conversation['id']}/messages"
+    ids: list[str] = []
+    for i in range(120):
+        body = {"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i}"}
+        if ids:  # a chain, and turn 119 a second answer to turn 117: a branch
+            body["parent_id"] = ids[117] if i == 119 else ids[-1]
+        response = await client.post(url, json=body, headers=alice.headers)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    original = await messages_of(client, alice, conversation["id"])
+    exported = await client.get("/api/v1/users/me/export", headers=alice.headers)
+    assert exported.status_code == 200
+
+    job = await imported(client, bob, exported.content, name="genstore-export.zip")
+    assert job["format"] == "genstore" and job["counts"]["messages"] == 120, job
+    card = await conversation_by_source(client, bob, conversation["id"])
+    assert card["title"] == "mine" and card["message_count"] == 120
+    copied = await messages_of(client, bob, card["id"])
+    assert tree_of(copied) == tree_of(original)
+    assert [m["created_at"] for m in copied] == [m["created_at"] for m in original]
+    again = await imported(client, bob, exported.content, name="genstore-export.zip")
+    assert again["counts"]["conversations_unchanged"] == 1 and again["counts"]["messages"] == 0

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import ijson
 
-from app.imports.formats import LOOKED_FOR, READERS, UnknownFormat, detect
+from app.imports.formats import LOOKED_FOR, READERS, UnknownFormat, detect, genstore
 from app.imports.shape import ImportedConversation, SourceKind
 
 MAX_UNZIPPED_BYTES = 4 * 1024**3
@@ -91,8 +91,14 @@ class Export:
 
     def conversations(self) -> Iterator[ImportedConversation]:
         """Blocking (parsing is CPU work): the service calls it from a worker thread."""
-        reader = READERS[self.kind]
         try:
+            if self.kind == "genstore":
+                with zipfile.ZipFile(self.path) as archive:
+                    yield from genstore.conversations(
+                        archive, lambda name: _open_member(archive, name, self.progress)
+                    )
+                return
+            reader = READERS[self.kind]
             if not self.members:
                 with self.path.open("rb") as raw:
                     counted = io.BufferedReader(_Counting(raw, self.progress))
@@ -190,6 +196,12 @@ def _open_zip(path: Path, kind: SourceKind | None) -> Export:
             if sum(i.file_size for i in infos) > MAX_UNZIPPED_BYTES:
                 raise BadExport(f"The ZIP inflates past {MAX_UNZIPPED_BYTES} bytes.")
             names = [i.filename for i in infos]
+            if genstore.is_account_export(names):
+                if kind is not None and kind != "genstore":
+                    raise BadExport(f"The file is a genstore export, not {kind}.")
+                present = [n for n in (genstore.CONVERSATIONS, genstore.ARCHIVES) if n in names]
+                total = sum(archive.getinfo(name).file_size for name in present)
+                return Export(path, "genstore", progress=Progress(total))
             members = sorted(
                 (n for n in names if _is_conversations_file(n)), key=_conversations_order
             )

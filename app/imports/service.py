@@ -54,7 +54,7 @@ INTERRUPTED = (
 BATCH_CONVERSATIONS = 100
 BATCH_BYTES = 4 * 1024 * 1024
 READ_AHEAD = 50
-FORMATS = ("chatgpt", "claude", "openwebui", "librechat", "chatbotui")
+FORMATS = ("chatgpt", "claude", "openwebui", "librechat", "chatbotui", "genstore")
 
 # Tasks of this process's jobs, kept referenced until they end.
 _running: set[asyncio.Task[None]] = set()
