@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from bson import ObjectId
+from pymongo import AsyncMongoClient
 
 from app.settings import Settings
-from tests.factories import TestUser
+from tests.factories import TestUser, register_user
 from tests.racing import Racers
 from tests.servers import served_app, start_server
 from tests.test_cli import run_cli
@@ -505,10 +506,12 @@ def _rss_kib(pid: int, field: str) -> int:
 
 
 async def test_a_300_mb_export_imports_in_bounded_memory(
-    client: httpx.AsyncClient, alice: TestUser, settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path
 ) -> None:
     """Streamed end to end: the upload goes to disk, the export is parsed a conversation at a
-    time. Measured on the serving process: its peak RSS grows by less than 150 MB."""
+    time. Measured on the serving process: its peak RSS grows by less than 150 MB. (Served on a
+    database of its own, dropped after: 300 MB of conversations would slow every later test of
+    this worker on an engine that scans.)"""
     path = tmp_path / "big.json"
     conversations = 300
     text = "x" * 1_000_000
@@ -523,24 +526,33 @@ async def test_a_300_mb_export_imports_in_bounded_memory(
             out.write(("," if i else "") + json.dumps(chat))
         out.write("]")
     assert path.stat().st_size > 300_000_000
+    database = f"{settings.mongodb_db}_big"
     stale = str(settings.import_stale_seconds)
-    async with served_app(settings, IMPORT_STALE_SECONDS=stale) as served:
-        pid = served.process.pid
-        before = _rss_kib(pid, "VmRSS")
-        async with httpx.AsyncClient(base_url=served.base_url, timeout=300) as remote:
-            with path.open("rb") as upload:
-                response = await remote.post(
-                    API, files={"file": ("big.json", upload)}, headers=alice.headers
-                )
-        assert response.status_code == 202, response.text
-        seen_progress = set()
-        for _ in range(6000):
-            job = (await client.get(f"{API}/{response.json()['id']}", headers=alice.headers)).json()
-            seen_progress.add(job["progress"]["bytes_read"])
-            if job["status"] in ("done", "failed"):
-                break
-            await asyncio.sleep(0.1)
-        peak = _rss_kib(pid, "VmHWM")
+    try:
+        async with served_app(settings, MONGODB_DB=database, IMPORT_STALE_SECONDS=stale) as served:
+            pid = served.process.pid
+            async with httpx.AsyncClient(base_url=served.base_url, timeout=300) as remote:
+                user = await register_user(remote, name="Big")
+                before = _rss_kib(pid, "VmRSS")
+                with path.open("rb") as upload:
+                    response = await remote.post(
+                        API, files={"file": ("big.json", upload)}, headers=user.headers
+                    )
+                assert response.status_code == 202, response.text
+                seen_progress = set()
+                for _ in range(6000):
+                    job = (
+                        await remote.get(f"{API}/{response.json()['id']}", headers=user.headers)
+                    ).json()
+                    seen_progress.add(job["progress"]["bytes_read"])
+                    if job["status"] in ("done", "failed"):
+                        break
+                    await asyncio.sleep(0.1)
+                peak = _rss_kib(pid, "VmHWM")
+    finally:
+        client = AsyncMongoClient(settings.mongodb_url)
+        await client.drop_database(database)
+        await client.close()
     assert job["status"] == "done", job["error"]
     assert job["counts"]["conversations_created"] == conversations
     assert len(seen_progress) > 2  # the progress moved while the job ran
@@ -621,3 +633,37 @@ async def test_a_genstore_account_export_round_trips(
     assert [m["created_at"] for m in copied] == [m["created_at"] for m in original]
     again = await imported(client, bob, exported.content, name="genstore-export.zip")
     assert again["counts"]["conversations_unchanged"] == 1 and again["counts"]["messages"] == 0
+
+
+async def test_an_export_over_max_import_bytes_is_413(alice: TestUser, settings: Settings) -> None:
+    async with served_app(settings, MAX_IMPORT_BYTES="100000") as served:
+        async with httpx.AsyncClient(base_url=served.base_url, timeout=60) as remote:
+            response = await start(remote, alice, b"[" + b" " * 400_000 + b"]")
+            assert response.status_code == 413, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+            assert (await remote.get(API, headers=alice.headers)).json()["items"] == []
+
+
+async def test_a_flat_librechat_export_imports(client: httpx.AsyncClient, alice: TestUser) -> None:
+    export = {
+        "conversationId": "flat-1",
+        "title": "Flat",
+        "recursive": False,
+        "messages": [
+            {"messageId": "u1", "parentMessageId": "00000000-0000-0000-0000-000000000000",
+             "isCreatedByUser": True, "text": "hi", "createdAt": "2024-05-01T10:00:00Z"},
+            {"messageId": "b1", "parentMessageId": "u1", "isCreatedByUser": False,
+             "text": "hello", "model": "gpt-4o", "createdAt": "2024-05-01T10:00:01Z",
+             "content": [{"type": "think", "think": "they greet"},
+                         {"type": "text", "text": "hello"}]},
+            {"messageId": "b2", "parentMessageId": "u1", "isCreatedByUser": False,
+             "text": "hey", "unfinished": True, "createdAt": "2024-05-01T10:00:02Z"},
+        ],
+    }  # fmt: skip
+    job = await imported(client, alice, json.dumps(export).encode())
+    assert job["format"] == "librechat" and job["counts"]["branches"] == 1
+    card = await conversation_by_source(client, alice, "flat-1")
+    read = await messages_of(client, alice, card["id"])
+    assert tree_of(read) == [("user", "hi", [("assistant", "hello", []), ("assistant", "hey", [])])]
+    assert read[1]["reasoning"] == "they greet" and read[1]["model"] == "gpt-4o"
+    assert read[2]["status"] == "unfinished"
