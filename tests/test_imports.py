@@ -1,4 +1,4 @@
-"""Importing chat histories over HTTP: every format's real export (`../shared/fixtures/imports/`)
+"""Importing chat histories over HTTP: every format's real export (`tests/fixtures/imports/`)
 read back through the API as the same tree, re-imports that write nothing twice, later exports
 that add only what is new, racing imports, and bad files refused without writing anything."""
 
@@ -23,7 +23,8 @@ from tests.servers import served_app, start_server
 from tests.test_cli import run_cli
 
 API = "/api/v1/imports"
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "imports"
+# Public test data of other projects (their licences and commits: SOURCES.md there).
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "imports"
 
 
 def fixture(name: str) -> bytes:
