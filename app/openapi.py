@@ -62,6 +62,28 @@ def problems(*statuses: int | tuple[int, str]) -> dict[int | str, dict[str, Any]
     return declared
 
 
+def multipart_body(file_field: str, **fields: dict[str, Any]) -> dict[str, Any]:
+    """`openapi_extra` of a route that parses its multipart body itself (`app/uploads.py`), so
+    FastAPI cannot describe it: a required binary `file_field` and optional `fields`."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": [file_field],
+                        "properties": {
+                            file_field: {"type": "string", "format": "binary"},
+                            **fields,
+                        },
+                    }
+                }
+            },
+        }
+    }
+
+
 def install_openapi(app: FastAPI) -> None:
     """Serve the completed document at `/openapi.json` (built once, on first request)."""
 

@@ -7,30 +7,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
 from app.drawings import service
 from app.drawings.schemas import DrawingRead
-from app.openapi import problems
+from app.openapi import multipart_body, problems
 from app.pagination import Page, Pagination
 
 router = APIRouter(prefix="/drawings", tags=["drawings"], dependencies=[require_area("drawings")])
-
-
-def _image_body(extra: dict | None = None) -> dict:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["image"],
-                        "properties": {
-                            "image": {"type": "string", "format": "binary"},
-                            **(extra or {}),
-                        },
-                    }
-                }
-            },
-        }
-    }
 
 
 @router.post(
@@ -43,7 +23,7 @@ def _image_body(extra: dict | None = None) -> dict:
     ),
     status_code=status.HTTP_201_CREATED,
     response_model=DrawingRead,
-    openapi_extra=_image_body({"tutorial_slug": {"type": "string", "maxLength": 64}}),
+    openapi_extra=multipart_body("image", tutorial_slug={"type": "string", "maxLength": 64}),
 )
 async def create_drawing(request: Request, user: CurrentUser, settings: SettingsDep):
     """Multipart `image` (PNG, JPEG or WebP by its bytes, else 415) and optional
@@ -62,7 +42,7 @@ async def create_drawing(request: Request, user: CurrentUser, settings: Settings
     ),
     status_code=status.HTTP_201_CREATED,
     response_model=DrawingRead,
-    openapi_extra=_image_body(),
+    openapi_extra=multipart_body("image"),
 )
 async def add_edit(drawing_id: str, request: Request, user: CurrentUser, settings: SettingsDep):
     """The drawing with this edited image appended."""

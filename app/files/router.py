@@ -14,29 +14,13 @@ from app.blob_responses import (
 )
 from app.files import service
 from app.files.schemas import FileRead
-from app.openapi import problems
+from app.openapi import multipart_body, problems
 from app.pagination import Page, Pagination
 from app.uploads import MultipartUpload
 
 router = APIRouter(prefix="/files", tags=["files"], dependencies=[require_area("files")])
 
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "kind": {"type": "string", "maxLength": 64},
-                    },
-                }
-            }
-        },
-    }
-}
+UPLOAD_BODY = multipart_body("file", kind={"type": "string", "maxLength": 64})
 
 
 @router.post(

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request, status
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
 from app.imports import service
 from app.imports.schemas import ImportRead, ImportSummary
-from app.openapi import problems
+from app.openapi import multipart_body, problems
 from app.pagination import Page, Pagination
 from app.uploads import MultipartUpload
 
@@ -13,31 +13,15 @@ router = APIRouter(
     prefix="/imports", tags=["imports"], dependencies=[require_area("conversations")]
 )
 
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "format": {
-                            "type": "string",
-                            "enum": list(service.FORMATS),
-                            "description": "Skip detection (default: detected from the content)",
-                        },
-                        "dry_run": {
-                            "type": "boolean",
-                            "description": "Report what would be imported; write nothing",
-                        },
-                    },
-                }
-            }
-        },
-    }
-}
+UPLOAD_BODY = multipart_body(
+    "file",
+    format={
+        "type": "string",
+        "enum": list(service.FORMATS),
+        "description": "Skip detection (default: detected from the content)",
+    },
+    dry_run={"type": "boolean", "description": "Report what would be imported; write nothing"},
+)
 
 
 @router.post(
