@@ -10,9 +10,13 @@ from pydantic import Field
 
 
 def utcnow() -> datetime:
-    """Now in UTC, cut to milliseconds: what BSON stores, so a value reads back unchanged."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    """Now in UTC, cut to milliseconds (`to_millis`)."""
+    return to_millis(datetime.now(UTC))
+
+
+def to_millis(moment: datetime) -> datetime:
+    """`moment` cut to milliseconds: what BSON stores, so a value reads back unchanged."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def day_of(moment: datetime) -> str:

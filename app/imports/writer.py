@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -28,7 +27,7 @@ from app import engine
 from app.conversations import history, window
 from app.conversations.schemas import MAX_CONTENT_BYTES
 from app.imports.shape import ImportedConversation, Settled
-from documents.base import day_of, utcnow
+from documents.base import day_of, to_millis, utcnow
 from documents.conversation import (
     MESSAGE_OVERHEAD_BYTES,
     WINDOW_KEEP_BYTES,
@@ -143,7 +142,7 @@ def build_messages(
             "type": kind,
             "parent_id": ids[item.parent] if item.parent else None,
             "model": message.model[:128] if message.model else None,
-            "created_at": _to_millis(item.created_at),
+            "created_at": to_millis(item.created_at),
             "day": day_of(item.created_at),
             "size": size + len((reasoning or "").encode()) + MESSAGE_OVERHEAD_BYTES,
             "reasoning": reasoning,
@@ -152,11 +151,6 @@ def build_messages(
         }
         raws.append({key: value for key, value in stored.items() if value is not None})
     return raws, problems
-
-
-def _to_millis(moment: datetime) -> datetime:
-    """What BSON stores: a time that reads back equal."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _branches(raws: list[dict[str, Any]], known_parents: set[ObjectId]) -> int:
@@ -282,7 +276,7 @@ def _document(planned: Planned, recent: list[dict[str, Any]]) -> Conversation:
         **_window_fields(raws, recent),
         last_message_at=last,
         activity_at=last,
-        created_at=_to_millis(min(created, first)),
+        created_at=to_millis(min(created, first)),
         updated_at=utcnow(),
     )
 

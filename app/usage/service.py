@@ -15,6 +15,7 @@ from app.pagination import CursorParams, Page
 from app.usage.ledger import Recorded, draft_event, record_events
 from app.usage.schemas import UsageBatchCreate, UsageCreate
 from documents import LINKABLE
+from documents.base import to_millis
 from documents.budget import Reservation
 from documents.usage import UsageEvent
 from documents.user import User
@@ -28,8 +29,7 @@ def _occurred(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    return to_millis(value.astimezone(UTC))
 
 
 def _draft(
