@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +119,8 @@ async def run_import(
     on_progress: Callable[[int, int], Any] | None = None,
 ) -> ImportJob:
     """Read every conversation of `export` and write it; the job records what happened. An
-    uploaded file is deleted at the end, whatever the end. `on_progress(read, total)` after
-    each conversation (the command line's progress bar)."""
+    uploaded file is deleted at the end, whatever the end. `on_progress(read, total)` whenever
+    progress is written (the command line's progress bar)."""
     scope = imports_of(job.owner_id)
     now = utcnow()
     await scope.update_one(
@@ -361,11 +361,18 @@ async def list_imports(user: User, params: CursorParams, settings: Settings) -> 
     return page
 
 
+LIVE = ("queued", "running")
+
+
+def _beat_limit(settings: Settings) -> datetime:
+    """A live job whose heartbeat is older than this was interrupted: its process is gone."""
+    return utcnow() - timedelta(seconds=settings.import_stale_seconds)
+
+
 def _stale(job: ImportJob, settings: Settings) -> bool:
-    """Read as running, but its heartbeat stopped: its process is gone."""
-    limit = utcnow() - timedelta(seconds=settings.import_stale_seconds)
-    beat = job.heartbeat_at
-    return job.status in ("queued", "running") and (beat is None or beat < limit)
+    """`fail_interrupted`'s filter, for a job already read."""
+    beat = job.heartbeat_at  # set when the job is created
+    return job.status in LIVE and beat is not None and beat < _beat_limit(settings)
 
 
 async def fail_interrupted(
@@ -375,8 +382,8 @@ async def fail_interrupted(
     caller's, or every owner's at start-up. Guarded by the heartbeat, so a job that beats
     again meanwhile is left running."""
     stale: dict[str, Any] = {
-        "status": {"$in": ["queued", "running"]},
-        "heartbeat_at": {"$lt": utcnow() - timedelta(seconds=settings.import_stale_seconds)},
+        "status": {"$in": list(LIVE)},
+        "heartbeat_at": {"$lt": _beat_limit(settings)},
     }
     update = {"$set": {"status": "failed", "error": INTERRUPTED, "finished_at": utcnow()}}
     if scope is not None and job_id is not None:
