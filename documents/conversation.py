@@ -59,6 +59,7 @@ class Message(BaseModel):
     reasoning: str | None = None
     status: str | None = None  # an unfinished message, as an import found it ("interrupted")
     metadata: dict[str, Any] | None = None  # citations, attachments' text, tool calls
+    file_ids: list[PydanticObjectId] | None = None  # the owner's files it carries (imports)
 
 
 class ConversationSource(BaseModel):

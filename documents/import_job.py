@@ -35,6 +35,7 @@ class ImportItem(BaseModel):
     title: str | None = None
     outcome: ImportOutcome
     messages_added: int = 0
+    files: int = 0  # files stored (or, in a dry run, that would be)
     problems: list[str] = Field(default_factory=list)  # what was skipped or repaired
     error: str | None = None
 

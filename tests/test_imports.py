@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -283,6 +284,23 @@ async def test_racing_imports_of_one_file_create_each_conversation_once(
     for card in page["items"]:
         messages = await messages_of(client, alice, card["id"])
         assert len({m["id"] for m in messages}) == len(messages) == card["message_count"]
+
+
+async def test_racing_imports_of_one_zip_store_each_file_once(
+    client: httpx.AsyncClient, racers: Racers, alice: TestUser
+) -> None:
+    data = chatgpt_zip_with_files()
+    responses = await racers.race(
+        [lambda http: start(http, alice, data, name="export.zip") for _ in range(4)]
+    )
+    jobs = [await finished(client, alice, r.json()["id"]) for r in responses]
+    assert [j["status"] for j in jobs] == ["done"] * 4, jobs
+    assert sum(j["counts"]["conversations_created"] for j in jobs) == 1
+    assert sum(j["counts"]["files"] for j in jobs) == 3
+    files = (await client.get("/api/v1/files", headers=alice.headers)).json()["items"]
+    assert len(files) == 3
+    usage = (await client.get("/api/v1/users/me/limits", headers=alice.headers)).json()
+    assert usage["storage"]["used_bytes"] == len(PNG) + len(WEBP) + len(b"remember the milk\n")
 
 
 async def test_a_long_history_rolls_into_the_archive(
@@ -668,3 +686,181 @@ async def test_a_flat_librechat_export_imports(client: httpx.AsyncClient, alice:
     assert tree_of(read) == [("user", "hi", [("assistant", "hello", []), ("assistant", "hey", [])])]
     assert read[1]["reasoning"] == "they greet" and read[1]["model"] == "gpt-4o"
     assert read[2]["status"] == "unfinished"
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200 + b"photo"
+WEBP = b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x01" * 300
+
+
+def chatgpt_with_files(conversation_id: str = "conv-files") -> list[dict[str, Any]]:
+    """A ChatGPT conversation whose messages point at files: an uploaded photo, a generated
+    image, an attached document, and one whose bytes the export lacks."""
+
+    def node(key: str, parent: str | None, role: str, content: dict, **metadata) -> dict:
+        return {
+            "id": key,
+            "parent": parent,
+            "children": [],
+            "message": {
+                "id": key,
+                "author": {"role": role},
+                "create_time": 1_700_000_000 + len(key),
+                "content": content,
+                "status": "finished_successfully",
+                "metadata": metadata,
+            },
+        }
+
+    nodes = [
+        node(
+            "u1",
+            None,
+            "user",
+            {
+                "content_type": "multimodal_text",
+                "parts": [
+                    {
+                        "content_type": "image_asset_pointer",
+                        "asset_pointer": "file-service://file-AbC123",
+                    },
+                    "What is in this photo?",
+                    {
+                        "content_type": "image_asset_pointer",
+                        "asset_pointer": "file-service://file-Gone",
+                    },
+                ],
+            },
+            attachments=[{"id": "file-Doc9", "name": "notes.txt", "mime_type": "text/plain"}],
+        ),
+        node(
+            "a1",
+            "u1",
+            "assistant",
+            {
+                "content_type": "multimodal_text",
+                "parts": [{"asset_pointer": "sediment://file_0000aa"}, "A cat, drawn again."],
+            },
+        ),
+    ]
+    nodes[0]["children"] = ["a1"]
+    return [
+        {
+            "id": conversation_id,
+            "title": "Photos",
+            "create_time": 1_700_000_000,
+            "mapping": {n["id"]: n for n in nodes},
+            "current_node": "a1",
+        }
+    ]
+
+
+def chatgpt_zip_with_files(conversation_id: str = "conv-files") -> bytes:
+    return zipped(
+        {
+            "conversations.json": json.dumps(chatgpt_with_files(conversation_id)).encode(),
+            "file-AbC123-photo.png": PNG,
+            "dalle-generations/file_0000aa-5f1d.webp": WEBP,
+            "file-Doc9-notes.txt": b"remember the milk\n",
+            "chat.html": b"<html></html>",
+        }
+    )
+
+
+async def test_a_chatgpt_zip_s_files_become_the_owner_s_files(
+    client: httpx.AsyncClient, alice: TestUser, bob: TestUser
+) -> None:
+    job = await imported(client, alice, chatgpt_zip_with_files(), name="export.zip")
+    assert job["status"] == "done", job
+    assert job["counts"]["files"] == 3 and job["report"][0]["files"] == 3
+    conversation = await conversation_by_source(client, alice, "conv-files")
+    question, answer = await messages_of(client, alice, conversation["id"])
+    assert question["metadata"]["files"] == ["file-AbC123", "file-Gone", "notes.txt"]
+    assert len(question["file_ids"]) == 2 and len(answer["file_ids"]) == 1  # none for file-Gone
+
+    read = {}
+    for file_id in question["file_ids"] + answer["file_ids"]:
+        handle = (await client.get(f"/api/v1/files/{file_id}", headers=alice.headers)).json()
+        content = await client.get(f"/api/v1/files/{file_id}/content", headers=alice.headers)
+        read[handle["filename"]] = (handle["content_type"], content.content)
+        assert handle["links"]["conversation_id"] == conversation["id"]
+        other = await client.get(f"/api/v1/files/{file_id}", headers=bob.headers)
+        assert other.status_code == 404
+    assert read == {
+        "file-AbC123-photo.png": ("image/png", PNG),
+        "notes.txt": ("text/plain", b"remember the milk\n"),
+        "file_0000aa-5f1d.webp": ("image/webp", WEBP),
+    }
+    usage = (await client.get("/api/v1/users/me/limits", headers=alice.headers)).json()
+    assert usage["storage"]["used_bytes"] == len(PNG) + len(WEBP) + len(b"remember the milk\n")
+
+    again = await imported(client, alice, chatgpt_zip_with_files(), name="export.zip")
+    assert again["counts"]["conversations_unchanged"] == 1 and again["counts"]["files"] == 0
+    files = (await client.get("/api/v1/files", headers=alice.headers)).json()["items"]
+    assert len(files) == 3
+
+
+async def test_files_over_the_storage_limit_fail_their_conversation_whole(
+    client: httpx.AsyncClient, admin: TestUser, settings: Settings
+) -> None:
+    from tests.test_budgets import set_limit
+
+    user = await register_user(client, name="Small")
+    await set_limit(client, admin, user, None, storage=len(PNG) + 10)
+    data = zipped(
+        {
+            "conversations.json": json.dumps(
+                chatgpt_with_files("too-big") + json.loads(fixture("chatgpt-export.json"))
+            ).encode(),
+            "file-AbC123-photo.png": PNG,
+            "dalle-generations/file_0000aa-5f1d.webp": WEBP,
+            "file-Doc9-notes.txt": b"remember the milk\n",
+        }
+    )
+    job = await imported(client, user, data, name="export.zip")
+    assert job["status"] == "done"
+    failed = job["report"][0]
+    assert failed["outcome"] == "failed" and "storage limit" in failed["error"], failed
+    assert job["counts"]["conversations_failed"] == 1 and job["counts"]["files"] == 0
+    assert job["counts"]["conversations_created"] == 2  # the others are written
+    assert (await client.get("/api/v1/files", headers=user.headers)).json()["items"] == []
+    page = (await client.get("/api/v1/conversations", headers=user.headers)).json()
+    assert "too-big" not in [(c.get("source") or {}).get("id") for c in page["items"]]
+    usage = (await client.get("/api/v1/users/me/limits", headers=user.headers)).json()
+    assert usage["storage"]["used_bytes"] == 0
+    check = await run_cli(settings, "quota", "check", "--owner", user.email)
+    assert check.returncode == 0 and "drift: 0" in check.stderr, check.stderr
+
+
+async def test_a_file_member_that_is_a_zip_bomb_fails_its_conversation(
+    client: httpx.AsyncClient, alice: TestUser
+) -> None:
+    data = zipped(
+        {
+            "conversations.json": json.dumps(chatgpt_with_files("bomb")).encode(),
+            "file-AbC123-photo.png": b"\x89PNG" + b"\x00" * (4 * 1024**2),
+            "file-Doc9-notes.txt": b"remember the milk\n",
+        }
+    )
+    job = await imported(client, alice, data, name="export.zip")
+    item = job["report"][0]
+    assert item["outcome"] == "failed" and "ZIP bomb" in item["error"], item
+    assert (await client.get("/api/v1/files", headers=alice.headers)).json()["items"] == []
+    assert (await client.get("/api/v1/conversations", headers=alice.headers)).json()["items"] == []
+
+
+async def test_a_file_over_the_upload_limit_is_reported_not_imported(
+    client: httpx.AsyncClient, alice: TestUser, settings: Settings
+) -> None:
+    big = b"\x89PNG" + os.urandom(settings.max_upload_bytes)
+    data = zipped(
+        {
+            "conversations.json": json.dumps(chatgpt_with_files("big")).encode(),
+            "file-AbC123-photo.png": big,
+        },
+        zipfile.ZIP_STORED,
+    )
+    job = await imported(client, alice, data, name="export.zip")
+    item = job["report"][0]
+    assert item["outcome"] == "created" and item["files"] == 0, item
+    assert any("file-AbC123-photo.png" in p and "not imported" in p for p in item["problems"])
+    assert (await client.get("/api/v1/files", headers=alice.headers)).json()["items"] == []

@@ -117,6 +117,7 @@ class MessageRead(BaseModel):
     reasoning: str | None = None
     status: str | None = None
     metadata: dict | None = None
+    file_ids: list[IdStr] | None = None  # the owner's files it carries: GET /files/{id}
 
 
 class MessagePatch(StrictInput):

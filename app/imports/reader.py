@@ -6,13 +6,18 @@ A ZIP is read member by member without extracting anything. It is refused when a
 would escape an extraction directory, when it declares more than `MAX_UNZIPPED_BYTES`, or when a
 member inflates past its declared size or `MAX_RATIO` times its compressed size (a ZIP bomb):
 the limits hold while reading, whatever the directory claims.
+
+A ChatGPT export ZIP also holds the files its messages point to (`file-…-photo.png`,
+`dalle-generations/file-….webp`, `user-…/file_….png`): each pointer is matched to its member by
+the file id the member's name starts with, and the writer streams the member into the store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -24,6 +29,7 @@ from app.imports.shape import ImportedConversation, SourceKind
 
 MAX_UNZIPPED_BYTES = 4 * 1024**3
 MAX_RATIO = 200
+MEMBER_READ_BYTES = 1024 * 1024
 ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -88,6 +94,9 @@ class Export:
     members: list[str] = field(default_factory=list)  # the JSON members of a ZIP, in order
     progress: Progress = field(default_factory=lambda: Progress(0))
     temporary: bool = False  # an upload of ours, deleted when its job ends
+    # A ChatGPT ZIP's files: file id -> (member, its size).
+    assets: dict[str, tuple[str, int]] = field(default_factory=dict)
+    max_file_bytes: int | None = None  # files larger than this are reported, not imported
 
     def conversations(self) -> Iterator[ImportedConversation]:
         """Blocking (parsing is CPU work): the service calls it from a worker thread."""
@@ -107,9 +116,41 @@ class Export:
             with zipfile.ZipFile(self.path) as archive:
                 for name in self.members:
                     with _open_member(archive, name, self.progress) as member:
-                        yield from (reader(item) for item in _items(member, self.kind))
+                        for item in _items(member, self.kind):
+                            yield self._with_files(reader(item))
         except ijson.JSONError as exc:
             raise BadExport(f"The file is not valid JSON: {exc}.") from exc
+
+    def _with_files(self, conversation: ImportedConversation) -> ImportedConversation:
+        """Each file a message points to, matched to the ZIP member holding its bytes."""
+        if not self.assets:
+            return conversation
+        for message in conversation.messages:
+            for file in message.files:
+                found = self.assets.get(file.source_id or "")
+                if found is None:
+                    continue
+                member, size = found
+                if self.max_file_bytes is not None and size > self.max_file_bytes:
+                    conversation.problems.append(
+                        f"file {member!r} is {size} bytes, over the {self.max_file_bytes} bytes "
+                        "a file may have: not imported"
+                    )
+                    continue
+                file.member = member
+        return conversation
+
+    async def member_chunks(self, name: str) -> AsyncIterator[bytes]:
+        """A member's bytes, read in a worker thread, within the ZIP bomb limits."""
+        archive = await asyncio.to_thread(zipfile.ZipFile, self.path)
+        try:
+            member = _open_member(archive, name)
+            while chunk := await asyncio.to_thread(member.read, MEMBER_READ_BYTES):
+                yield chunk
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise BadExport(f"{name} cannot be read from the ZIP: {exc}.") from exc
+        finally:
+            archive.close()
 
 
 def open_export(path: Path, kind: SourceKind | None = None) -> Export:
@@ -213,11 +254,28 @@ def _open_zip(path: Path, kind: SourceKind | None) -> Export:
             with _open_member(archive, members[0]) as first:
                 found = _detect_json(first)
             total = sum(archive.getinfo(name).file_size for name in members)
+            assets = _assets(infos) if found == "chatgpt" else {}
     except zipfile.BadZipFile as exc:
         raise BadExport(f"The file is not a valid ZIP: {exc}.") from exc
     if kind is not None and kind != found:
         raise BadExport(f"The file is a {found} export, not {kind}.")
-    return Export(path, found, members=members, progress=Progress(total))
+    return Export(path, found, members=members, progress=Progress(total), assets=assets)
+
+
+def _assets(infos: list[zipfile.ZipInfo]) -> dict[str, tuple[str, int]]:
+    """File id -> (member, size) for the members whose names start with a file id. A member
+    is found under every prefix of its name that ends before a `-` or `.`: ids contain dashes
+    (`file-AbC`), and the name goes on with `-` and the original name, or the extension."""
+    assets: dict[str, tuple[str, int]] = {}
+    for info in infos:
+        base = PurePosixPath(info.filename).name
+        if info.is_dir() or not base.startswith("file") or _is_conversations_file(base):
+            continue
+        for end, char in enumerate(base):
+            if char in "-." and end > len("file"):
+                assets.setdefault(base[:end], (info.filename, info.file_size))
+        assets.setdefault(base, (info.filename, info.file_size))
+    return assets
 
 
 def _is_conversations_file(name: str) -> bool:

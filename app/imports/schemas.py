@@ -29,6 +29,7 @@ class ImportItemRead(BaseModel):
     title: str | None
     outcome: ImportOutcome
     messages_added: int
+    files: int
     problems: list[str]
     error: str | None
 

@@ -30,6 +30,7 @@ from app.imports.reader import BadExport, Export, open_export
 from app.imports.shape import ImportedConversation, settle
 from app.imports.writer import (
     ConversationRefused,
+    FileStore,
     Planned,
     Written,
     plan,
@@ -122,6 +123,8 @@ async def run_import(
     uploaded file is deleted at the end, whatever the end. `on_progress(read, total)` whenever
     progress is written (the command line's progress bar)."""
     scope = imports_of(job.owner_id)
+    export.max_file_bytes = settings.max_upload_bytes
+    files = FileStore(export.member_chunks, settings.max_upload_bytes)
     now = utcnow()
     await scope.update_one(
         job.id, {"$set": {"status": "running", "started_at": now, "heartbeat_at": now}}
@@ -149,8 +152,8 @@ async def run_import(
                 break
             ahead = asyncio.ensure_future(asyncio.to_thread(_read_some, conversations, job))
             for entry in read:
-                await _take(job, entry, waiting, pending, tick)
-        await _write_waiting(job, waiting, pending, tick)
+                await _take(job, entry, waiting, pending, tick, files)
+        await _write_waiting(job, waiting, pending, tick, files)
         await pending.flush(scope, job.id, export)
         final: dict[str, Any] = {"status": "done", "bytes_read": export.progress.total}
     except BadExport as exc:
@@ -250,15 +253,18 @@ async def _take(
     waiting: list[Waiting],
     pending: _Pending,
     tick: Callable[[], Awaitable[None]],
+    files: FileStore,
 ) -> None:
     """Queue one planned conversation for its batch; written at once when it cannot be
-    batched (it does not fit its window, or this is a dry run)."""
-    if entry.planned is not None and (job.dry_run or not entry.planned.fits_window):
-        await _write_waiting(job, waiting, pending, tick)  # the report keeps the export's order
-        entry = await _write_one(entry, dry_run=job.dry_run)
+    batched (it does not fit its window, it has files to store first, or this is a dry run)."""
+    planned = entry.planned
+    if planned is not None and (job.dry_run or not planned.fits_window or planned.files):
+        # The report keeps the export's order.
+        await _write_waiting(job, waiting, pending, tick, files)
+        entry = await _write_one(entry, dry_run=job.dry_run, files=files)
     waiting.append(entry)
     if len(waiting) >= BATCH_CONVERSATIONS or _bytes(waiting) >= BATCH_BYTES:
-        await _write_waiting(job, waiting, pending, tick)
+        await _write_waiting(job, waiting, pending, tick, files)
     await tick()
 
 
@@ -284,9 +290,20 @@ def _plan(job: ImportJob, conversation: ImportedConversation) -> Waiting:
         return Waiting(item, done=True)
 
 
-async def _write_one(entry: Waiting, *, dry_run: bool) -> Waiting:
+async def _write_one(
+    entry: Waiting, *, dry_run: bool, files: FileStore, known: tuple[int, set] | None = None
+) -> Waiting:
+    """One conversation written, or reported failed with nothing of it written."""
     assert entry.planned is not None
-    return _written(entry, await write_conversation(entry.planned, dry_run=dry_run))
+    try:
+        written = await write_conversation(
+            entry.planned, dry_run=dry_run, known=known, file_store=files
+        )
+    except ConversationRefused as exc:
+        entry.item.error = str(exc)
+        entry.done = True
+        return entry
+    return _written(entry, written)
 
 
 def _written(entry: Waiting, written: Written) -> Waiting:
@@ -294,6 +311,7 @@ def _written(entry: Waiting, written: Written) -> Waiting:
     entry.item.conversation_id = written.conversation_id  # type: ignore[assignment]
     entry.item.messages_added = written.messages_added
     entry.item.problems = written.problems[:50]
+    entry.item.files = written.files
     entry.branches = written.branches
     entry.done = True
     return entry
@@ -304,6 +322,7 @@ async def _write_waiting(
     waiting: list[Waiting],
     pending: _Pending,
     tick: Callable[[], Awaitable[None]],
+    files: FileStore,
 ) -> None:
     """The waiting conversations that fit their window in one insert; those that exist
     already, one by one; then every waiting item into the report, in the export's order."""
@@ -327,7 +346,7 @@ async def _write_waiting(
             continue
         assert entry.planned is not None
         ids = known.get(entry.planned.conversation_id, (-1, set()))
-        _written(entry, await write_conversation(entry.planned, dry_run=False, known=ids))
+        await _write_one(entry, dry_run=False, files=files, known=ids)
         await tick()
     for entry in waiting:
         pending.add(entry.item, entry.branches)
@@ -338,6 +357,8 @@ def _counts_of(item: ImportItem, branches: int) -> dict[str, int]:
     counts = {f"counts.conversations_{item.outcome}": 1}
     if item.messages_added:
         counts["counts.messages"] = item.messages_added
+    if item.files:
+        counts["counts.files"] = item.files
     if branches:
         counts["counts.branches"] = branches
     return counts

@@ -23,8 +23,11 @@ class ImportedFile:
 
     name: str
     content_type: str | None = None
-    member: str | None = None  # the ZIP member holding the bytes
+    member: str | None = None  # the ZIP member holding the bytes, once the reader found it
     size: int | None = None
+    # The export's own id of the file (`file-…` in ChatGPT's): what finds its ZIP member, and
+    # what the stored handle's id is derived from, so a re-import finds the handle again.
+    source_id: str | None = None
 
 
 @dataclass

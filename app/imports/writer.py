@@ -24,9 +24,11 @@ from typing import Any
 from bson import ObjectId
 
 from app import engine
+from app.content_types import safe_filename
 from app.conversations import history, window
 from app.conversations.schemas import MAX_CONTENT_BYTES
-from app.imports.shape import ImportedConversation, Settled
+from app.imports.attachments import AttachmentRefused, ChunksOf, PlannedFile, store_files
+from app.imports.shape import ImportedConversation, ImportedFile, Settled
 from documents.base import day_of, to_millis, utcnow
 from documents.conversation import (
     MESSAGE_OVERHEAD_BYTES,
@@ -54,6 +56,7 @@ class Written:
     messages_added: int = 0
     branches: int = 0
     problems: list[str] = field(default_factory=list)
+    files: int = 0  # files stored
 
 
 def _derived_id(*parts: str) -> ObjectId:
@@ -66,6 +69,33 @@ def conversation_id_for(owner_id: ObjectId, kind: str, source_id: str) -> Object
 
 def message_id_for(conversation_id: ObjectId, source_id: str) -> ObjectId:
     return _derived_id("message", str(conversation_id), source_id)
+
+
+def _plan_files(
+    conversation_id: ObjectId, message_id: ObjectId, files: list[ImportedFile]
+) -> list[PlannedFile]:
+    """The files of one message that the export has bytes for, each once, with ids derived
+    from the conversation and the export's id of the file."""
+    planned: dict[ObjectId, PlannedFile] = {}
+    for file in files:
+        if file.member is None or file.source_id is None:
+            continue
+        file_id = _derived_id("file", str(conversation_id), file.source_id)
+        # A pointer's name is only the file's id; the member's name carries the original one.
+        name = file.name if file.name != file.source_id else file.member.rsplit("/", 1)[-1]
+        planned.setdefault(
+            file_id,
+            PlannedFile(file_id, message_id, safe_filename(name), file.content_type, file.member),
+        )
+    return list(planned.values())
+
+
+@dataclass
+class FileStore:
+    """Where an export's file bytes are read from, and the size one file may have."""
+
+    chunks_of: ChunksOf
+    max_bytes: int
 
 
 def safe_metadata(value: Any) -> tuple[dict[str, Any] | None, str | None]:
@@ -104,11 +134,12 @@ def _safe_key(key: str) -> str:
 
 def build_messages(
     conversation_id: ObjectId, settled: Settled
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """The stored form of every settled message, in order; ConversationRefused for a message
-    the store cannot hold."""
+) -> tuple[list[dict[str, Any]], list[PlannedFile], list[str]]:
+    """The stored form of every settled message, in order, and the files they name;
+    ConversationRefused for a message the store cannot hold."""
     problems: list[str] = []
     raws: list[dict[str, Any]] = []
+    files: list[PlannedFile] = []
     ids = {
         item.message.source_id: message_id_for(conversation_id, item.message.source_id)
         for item in settled.messages
@@ -127,9 +158,13 @@ def build_messages(
         metadata, problem = safe_metadata(message.metadata)
         if problem:
             problems.append(f"message {message.source_id!r}: {problem}")
+        file_ids = None
         if message.files:
             names = [f.name for f in message.files]
             metadata = {**(metadata or {}), "files": names}
+            stored_files = _plan_files(conversation_id, ids[message.source_id], message.files)
+            files.extend(stored_files)
+            file_ids = [f.file_id for f in stored_files] or None
         kind = "code" if (metadata or {}).get("type") == "code" else "text"
         reasoning = message.reasoning[:MAX_CONTENT_BYTES] if message.reasoning else None
         # The stored form of `Message`, built directly from values this module typed (a
@@ -148,9 +183,10 @@ def build_messages(
             "reasoning": reasoning,
             "status": message.status[:64] if message.status else None,
             "metadata": metadata,
+            "file_ids": file_ids,
         }
         raws.append({key: value for key, value in stored.items() if value is not None})
-    return raws, problems
+    return raws, files, problems
 
 
 def _branches(raws: list[dict[str, Any]], known_parents: set[ObjectId]) -> int:
@@ -177,10 +213,13 @@ class Planned:
     raws: list[dict[str, Any]]
     current: ObjectId | None
     problems: list[str]
+    files: list[PlannedFile] = field(default_factory=list)
 
-    def created(self) -> Written:
+    def created(self, files: int) -> Written:
         branches = _branches(self.raws, set())
-        return Written("created", self.conversation_id, len(self.raws), branches, self.problems)
+        return Written(
+            "created", self.conversation_id, len(self.raws), branches, self.problems, files
+        )
 
     @cached_property
     def bytes(self) -> int:
@@ -196,12 +235,12 @@ class Planned:
 def plan(owner_id: ObjectId, conversation: ImportedConversation, settled: Settled) -> Planned:
     """ConversationRefused when nothing of it can be written."""
     conversation_id = conversation_id_for(owner_id, conversation.kind, conversation.source_id)
-    raws, problems = build_messages(conversation_id, settled)
+    raws, files, problems = build_messages(conversation_id, settled)
     if not raws:
         raise ConversationRefused("no message of it can be imported")
     current = message_id_for(conversation_id, settled.current) if settled.current else None
     problems = settled.problems + problems
-    return Planned(owner_id, conversation, conversation_id, raws, current, problems)
+    return Planned(owner_id, conversation, conversation_id, raws, current, problems, files)
 
 
 async def write_new(owner_id: ObjectId, batch: list[Planned]) -> list[Written | None]:
@@ -219,31 +258,63 @@ async def write_new(owner_id: ObjectId, batch: list[Planned]) -> list[Written | 
         row.update(_window_fields(planned.raws, planned.raws))
         rows.append(row)
     refused = await engine.insert_rows_unless_exist(scope.collection, rows)
-    return [None if i in refused else planned.created() for i, planned in enumerate(batch)]
+    return [None if i in refused else planned.created(0) for i, planned in enumerate(batch)]
 
 
 async def write_conversation(
-    planned: Planned, *, dry_run: bool, known: tuple[int, set] | None = None
+    planned: Planned,
+    *,
+    dry_run: bool,
+    known: tuple[int, set] | None = None,
+    file_store: FileStore | None = None,
 ) -> Written:
-    """A conversation that may exist: created when it does not (archives first), else given
-    the messages it lacks. `known`: its `history.message_ids`, when the caller read them."""
+    """A conversation that may exist: created when it does not (its files first, then its
+    archives), else given the messages it lacks (their files first). `known`: its
+    `history.message_ids`, when the caller read them. ConversationRefused when its files
+    cannot be stored: then nothing of it was written."""
     owner_id, conversation_id, raws = planned.owner_id, planned.conversation_id, planned.raws
     scope = window.conversations_of(owner_id)
     revision, existing = known or await history.message_ids(scope, conversation_id)
+    files = 0
     if revision < 0:
-        if dry_run or await _create(planned):
-            return planned.created()
+        if dry_run:
+            return planned.created(len(planned.files))
+        files = await _store_files(planned, planned.files, file_store)
+        if await _create(planned):
+            return planned.created(files)
         revision, existing = await history.message_ids(scope, conversation_id)
     new = [raw for raw in raws if raw["id"] not in existing]
     if not new:
-        return Written("unchanged", conversation_id, problems=planned.problems)
+        return Written("unchanged", conversation_id, problems=planned.problems, files=files)
     branches = _branches(new, _parents_with_children(raws, existing))
+    new_ids = {raw["id"] for raw in new}
+    new_files = [f for f in planned.files if f.message_id in new_ids]
     if dry_run:
-        return Written("updated", conversation_id, len(new), branches, planned.problems)
+        return Written(
+            "updated", conversation_id, len(new), branches, planned.problems, len(new_files)
+        )
+    files += await _store_files(planned, new_files, file_store)
     added = await _append(owner_id, conversation_id, new, planned.current, revision)
     if not added:
-        return Written("unchanged", conversation_id, problems=planned.problems)
-    return Written("updated", conversation_id, added, branches, planned.problems)
+        return Written("unchanged", conversation_id, problems=planned.problems, files=files)
+    return Written("updated", conversation_id, added, branches, planned.problems, files)
+
+
+async def _store_files(
+    planned: Planned, files: list[PlannedFile], file_store: FileStore | None
+) -> int:
+    if not files or file_store is None:
+        return 0
+    try:
+        return await store_files(
+            planned.owner_id,
+            planned.conversation_id,
+            files,
+            file_store.chunks_of,
+            max_bytes=file_store.max_bytes,
+        )
+    except AttachmentRefused as exc:
+        raise ConversationRefused(f"its files could not be stored: {exc}") from exc
 
 
 def _parents_with_children(raws: list[dict[str, Any]], existing: set[ObjectId]) -> set[ObjectId]:

@@ -99,15 +99,30 @@ def _chatgpt_message(key: str, parent: str | None, node: dict[str, Any]) -> Impo
             if isinstance(part, str):
                 texts.append(part)
             elif isinstance(part, dict) and as_str(part.get("asset_pointer")):
-                pointer = part["asset_pointer"]
+                # `file-service://file-…` or `sediment://file_…`: the id names the ZIP member.
+                file_id = part["asset_pointer"].rsplit("/", 1)[-1]
                 imported.files.append(
                     ImportedFile(
-                        name=pointer.rsplit("/", 1)[-1], size=as_int(part.get("size_bytes"))
+                        name=file_id, size=as_int(part.get("size_bytes")), source_id=file_id
                     )
                 )
         imported.content = "\n".join(texts)
         if content_type not in ("text", "multimodal_text") and not texts:
             imported.content = as_str(content.get("text")) or ""
+    known = {f.source_id for f in imported.files}
+    for attachment in map(as_dict, as_list(metadata.get("attachments"))):
+        # Files the user uploaded with the message (documents, images): `{id, name, mime_type}`.
+        file_id = as_id(attachment.get("id"))
+        if file_id and file_id not in known:
+            known.add(file_id)
+            imported.files.append(
+                ImportedFile(
+                    name=as_str(attachment.get("name")) or file_id,
+                    content_type=as_str(attachment.get("mime_type")),
+                    size=as_int(attachment.get("size")),
+                    source_id=file_id,
+                )
+            )
     citations = as_list(metadata.get("citations"))
     if citations:
         imported.metadata = {**(imported.metadata or {}), "citations": citations}
