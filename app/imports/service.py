@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,11 +25,12 @@ from app.auth.scoping import Scope, owned
 from app.conversations.history import message_ids_of
 from app.conversations.window import conversations_of
 from app.errors import Unprocessable
+from app.imports.attachments import FileStore
+from app.imports.progress import PendingReport, heartbeat
 from app.imports.reader import BadExport, Export, open_export
 from app.imports.shape import ImportedConversation, settle
 from app.imports.writer import (
     ConversationRefused,
-    FileStore,
     Planned,
     Written,
     plan,
@@ -41,7 +41,7 @@ from app.pagination import CursorParams, Page
 from app.settings import Settings
 from app.uploads import MultipartUpload
 from documents.base import utcnow
-from documents.import_job import MAX_REPORT_ITEMS, ImportItem, ImportJob
+from documents.import_job import ImportItem, ImportJob
 from documents.user import User
 
 logger = logging.getLogger(__name__)
@@ -130,9 +130,9 @@ async def run_import(
         job.id, {"$set": {"status": "running", "started_at": now, "heartbeat_at": now}}
     )
     beat = settings.import_stale_seconds / 5
-    beating = asyncio.create_task(_heartbeat(scope, job.id, export, beat))
+    beating = asyncio.create_task(heartbeat(scope, job.id, export, beat))
     conversations = export.conversations()
-    pending = _Pending()
+    pending = PendingReport()
     waiting: list[Waiting] = []
 
     async def tick() -> None:
@@ -173,56 +173,6 @@ async def run_import(
     return await scope.get_or_404(job.id)
 
 
-class _Pending:
-    """Report items and counts not yet in the job: written together at most every `beat`
-    seconds (or every `FLUSH_ITEMS`), so a 10,000-conversation export does not rewrite its
-    growing job document 10,000 times."""
-
-    FLUSH_ITEMS = 200
-
-    def __init__(self) -> None:
-        self.items: list[ImportItem] = []
-        self.counts: dict[str, int] = {}
-        self.reported = 0
-        self.truncated = False
-        self.flushed_at = time.monotonic()
-
-    def add(self, item: ImportItem, branches: int) -> None:
-        for name, value in _counts_of(item, branches).items():
-            self.counts[name] = self.counts.get(name, 0) + value
-        if self.reported + len(self.items) < MAX_REPORT_ITEMS:
-            self.items.append(item)
-        else:
-            self.truncated = True
-
-    def due(self, beat: float) -> bool:
-        return len(self.items) >= self.FLUSH_ITEMS or time.monotonic() - self.flushed_at >= beat
-
-    async def flush(self, scope: Scope[ImportJob], job_id: Any, export: Export) -> None:
-        self.flushed_at = time.monotonic()
-        update: dict[str, Any] = {
-            "$set": {"bytes_read": export.progress.read, "heartbeat_at": utcnow()},
-        }
-        if self.counts:
-            update["$inc"] = self.counts
-        if self.items:
-            items = [item.model_dump(exclude_none=True) for item in self.items]
-            update["$push"] = {"report": {"$each": items}}
-        if self.truncated:
-            update["$set"]["report_truncated"] = True
-        await scope.update_one(job_id, update)
-        self.reported += len(self.items)
-        self.items, self.counts = [], {}
-
-
-async def _heartbeat(scope: Scope[ImportJob], job_id: Any, export: Export, seconds: float) -> None:
-    while True:
-        await asyncio.sleep(seconds)
-        await scope.update_one(
-            job_id, {"$set": {"heartbeat_at": utcnow(), "bytes_read": export.progress.read}}
-        )
-
-
 @dataclass
 class Waiting:
     """A conversation read from the export: planned and waiting for its batch, or already
@@ -251,7 +201,7 @@ async def _take(
     job: ImportJob,
     entry: Waiting,
     waiting: list[Waiting],
-    pending: _Pending,
+    pending: PendingReport,
     tick: Callable[[], Awaitable[None]],
     files: FileStore,
 ) -> None:
@@ -320,7 +270,7 @@ def _written(entry: Waiting, written: Written) -> Waiting:
 async def _write_waiting(
     job: ImportJob,
     waiting: list[Waiting],
-    pending: _Pending,
+    pending: PendingReport,
     tick: Callable[[], Awaitable[None]],
     files: FileStore,
 ) -> None:
@@ -351,17 +301,6 @@ async def _write_waiting(
     for entry in waiting:
         pending.add(entry.item, entry.branches)
     waiting.clear()
-
-
-def _counts_of(item: ImportItem, branches: int) -> dict[str, int]:
-    counts = {f"counts.conversations_{item.outcome}": 1}
-    if item.messages_added:
-        counts["counts.messages"] = item.messages_added
-    if item.files:
-        counts["counts.files"] = item.files
-    if branches:
-        counts["counts.branches"] = branches
-    return counts
 
 
 async def get_import(user: User, import_id: str, settings: Settings) -> ImportJob:

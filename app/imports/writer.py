@@ -24,11 +24,10 @@ from typing import Any
 from bson import ObjectId
 
 from app import engine
-from app.content_types import safe_filename
 from app.conversations import history, window
 from app.conversations.schemas import MAX_CONTENT_BYTES
-from app.imports.attachments import AttachmentRefused, ChunksOf, PlannedFile, store_files
-from app.imports.shape import ImportedConversation, ImportedFile, Settled
+from app.imports.attachments import AttachmentRefused, FileStore, PlannedFile, plan_files
+from app.imports.shape import ImportedConversation, Settled
 from documents.base import day_of, to_millis, utcnow
 from documents.conversation import (
     MESSAGE_OVERHEAD_BYTES,
@@ -69,33 +68,6 @@ def conversation_id_for(owner_id: ObjectId, kind: str, source_id: str) -> Object
 
 def message_id_for(conversation_id: ObjectId, source_id: str) -> ObjectId:
     return _derived_id("message", str(conversation_id), source_id)
-
-
-def _plan_files(
-    conversation_id: ObjectId, message_id: ObjectId, files: list[ImportedFile]
-) -> list[PlannedFile]:
-    """The files of one message that the export has bytes for, each once, with ids derived
-    from the conversation and the export's id of the file."""
-    planned: dict[ObjectId, PlannedFile] = {}
-    for file in files:
-        if file.member is None or file.source_id is None:
-            continue
-        file_id = _derived_id("file", str(conversation_id), file.source_id)
-        # A pointer's name is only the file's id; the member's name carries the original one.
-        name = file.name if file.name != file.source_id else file.member.rsplit("/", 1)[-1]
-        planned.setdefault(
-            file_id,
-            PlannedFile(file_id, message_id, safe_filename(name), file.content_type, file.member),
-        )
-    return list(planned.values())
-
-
-@dataclass
-class FileStore:
-    """Where an export's file bytes are read from, and the size one file may have."""
-
-    chunks_of: ChunksOf
-    max_bytes: int
 
 
 def safe_metadata(value: Any) -> tuple[dict[str, Any] | None, str | None]:
@@ -162,7 +134,11 @@ def build_messages(
         if message.files:
             names = [f.name for f in message.files]
             metadata = {**(metadata or {}), "files": names}
-            stored_files = _plan_files(conversation_id, ids[message.source_id], message.files)
+            stored_files = plan_files(
+                ids[message.source_id],
+                message.files,
+                lambda source_id: _derived_id("file", str(conversation_id), source_id),
+            )
             files.extend(stored_files)
             file_ids = [f.file_id for f in stored_files] or None
         kind = "code" if (metadata or {}).get("type") == "code" else "text"
@@ -306,13 +282,7 @@ async def _store_files(
     if not files or file_store is None:
         return 0
     try:
-        return await store_files(
-            planned.owner_id,
-            planned.conversation_id,
-            files,
-            file_store.chunks_of,
-            max_bytes=file_store.max_bytes,
-        )
+        return await file_store.store(planned.owner_id, planned.conversation_id, files)
     except AttachmentRefused as exc:
         raise ConversationRefused(f"its files could not be stored: {exc}") from exc
 
