@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 
 from app.settings import Settings
 from tests.factories import TestUser, register_user
-from tests.racing import Racers
+from tests.racing import Racers, needs_isolation
 from tests.servers import served_app, start_server
 from tests.test_cli import run_cli
 
@@ -286,6 +286,7 @@ async def test_racing_imports_of_one_file_create_each_conversation_once(
         assert len({m["id"] for m in messages}) == len(messages) == card["message_count"]
 
 
+@needs_isolation  # the storage counter's guarded $inc
 async def test_racing_imports_of_one_zip_store_each_file_once(
     client: httpx.AsyncClient, racers: Racers, alice: TestUser
 ) -> None:
