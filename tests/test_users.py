@@ -158,6 +158,8 @@ async def test_delete_account_needs_the_password_and_removes_everything(
     )
     assert wrong.status_code == 401
     assert (await client.get("/api/v1/users/me", headers=user.headers)).status_code == 200
+    # The process now remembers the key's owner: the key must still stop working below.
+    assert (await client.get("/api/v1/users/me", headers={"X-API-Key": key})).status_code == 200
     gone = await client.request(
         "DELETE", "/api/v1/users/me", json={"password": user.password}, headers=user.headers
     )

@@ -70,14 +70,12 @@ MailSenderDep = Annotated[MailSender, Depends(get_mail_sender)]
 async def _user_from_api_key(key: str) -> Principal:
     if not key.startswith(API_KEY_PREFIX) or len(key) > 200:
         raise Unauthorized("Invalid API key.", headers={"WWW-Authenticate": "ApiKey"})
-    api_key = await use_api_key(key)
-    if api_key is None:
+    found = await use_api_key(key)
+    if found is None:
         raise Unauthorized("Invalid or revoked API key.", headers={"WWW-Authenticate": "ApiKey"})
+    api_key, user = found
     if api_key.rate_limit_per_minute:
         await enforce_rate_limit(f"api_key:{api_key.id}", api_key.rate_limit_per_minute)
-    user = await User.get(api_key.owner_id)
-    if user is None:
-        raise Unauthorized("Invalid API key.", headers={"WWW-Authenticate": "ApiKey"})
     return Principal(
         user=user, api_key_id=str(api_key.id), scopes=tuple(api_key.scopes), api_key=api_key
     )

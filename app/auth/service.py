@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 from beanie import UpdateResponse
@@ -111,11 +112,36 @@ async def reset_password(token: str, password: str) -> None:
     )
 
 
-async def use_api_key(key: str) -> ApiKey | None:
-    """The live key with this secret, its usage counted in the same findAndModify (no
-    read-modify-write); None for an unknown or revoked key."""
+# A key's owner never changes, so each process remembers it (bounded): for a key it has seen,
+# the owner is read while the key's use is counted, not after it. Both reads still happen on
+# every request, so a revoked key or a deleted owner is refused at once.
+_key_owners: dict[str, ObjectId] = {}
+KEY_OWNERS_MAX = 10_000
+
+
+async def use_api_key(key: str) -> tuple[ApiKey, User] | None:
+    """The live key with this secret and its owner, the key's use counted in the same
+    findAndModify (no read-modify-write); None for an unknown or revoked key, or an owner
+    that no longer exists."""
+    key_hash = sha256_hex(key)
+    owner_id = _key_owners.get(key_hash)
+    if owner_id is None:
+        api_key = await _count_use(key_hash)
+        user = await User.get(api_key.owner_id) if api_key is not None else None
+    else:
+        api_key, user = await asyncio.gather(_count_use(key_hash), User.get(owner_id))
+    if api_key is None or user is None or user.id != api_key.owner_id:
+        return None
+    if owner_id is None:
+        if len(_key_owners) >= KEY_OWNERS_MAX:
+            _key_owners.clear()
+        _key_owners[key_hash] = api_key.owner_id
+    return api_key, user
+
+
+async def _count_use(key_hash: str) -> ApiKey | None:
     return await retrying(
-        lambda: ApiKey.find_one({"key_hash": sha256_hex(key), "revoked_at": None}).update(
+        lambda: ApiKey.find_one({"key_hash": key_hash, "revoked_at": None}).update(
             {"$inc": {"usage.count": 1}, "$set": {"usage.last_used_at": utcnow()}},
             response_type=UpdateResponse.NEW_DOCUMENT,
         )
