@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
 from bson import ObjectId
+from fastapi import Query
 from pydantic import (
     AfterValidator,
     AliasChoices,
@@ -117,3 +118,9 @@ def _bounded_json_object(value: dict[str, Any]) -> dict[str, Any]:
 
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json_object)]
+
+
+# `DELETE …?permanent=true`: skip the trash (`app/trash/`).
+Permanent = Annotated[
+    bool, Query(description="Delete for good now instead of moving it to the trash")
+]

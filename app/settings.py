@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # A running import renews its heartbeat five times in this; a heartbeat older than this
     # means the job's process stopped, and the job is failed (README "Importing conversations").
     import_stale_seconds: float = Field(default=30.0, gt=0)
+    # Days a deleted item stays in the trash before `cleanup` purges it (fractions allowed).
+    trash_days: float = Field(default=30.0, ge=0)
     max_json_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Base of published sites' and shares' links; unset: this process's own address, so
     # `PORT=9000 make run` hands out links to port 9000.

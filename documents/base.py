@@ -21,7 +21,7 @@ def to_millis(moment: datetime) -> datetime:
 
 def day_of(moment: datetime) -> str:
     """The computed `day` field analytics group by (`2026-11-22`)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+    return moment.astimezone(UTC).date().isoformat()  # strftime costs five times as much
 
 
 class TimestampedDocument(Document):

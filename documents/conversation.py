@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import OwnedDocument
+from documents.trash import Trashable
 
 # The window rolls into archives past either bound, down to the keep targets.
 WINDOW_MAX_MESSAGES = 100
@@ -96,7 +97,7 @@ class ConversationFields(BaseModel):
     activity_at: datetime
 
 
-class Conversation(OwnedDocument, ConversationFields):
+class Conversation(OwnedDocument, ConversationFields, Trashable):
     noun = "conversation"
     messages: list[Message] = Field(default_factory=list)
     archived_count: int = 0

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import OwnedDocument
+from documents.trash import Trashable
 
 MAX_EDITS = 100
 
@@ -23,7 +24,7 @@ class DrawingImage(BaseModel):
     created_at: datetime
 
 
-class Drawing(OwnedDocument):
+class Drawing(OwnedDocument, Trashable):
     noun = "drawing"
     tutorial_slug: str | None = None
     uploaded_image: DrawingImage

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import OwnedDocument
+from documents.trash import Trashable
 
 
 class FileLinks(BaseModel):
@@ -21,7 +22,7 @@ class FileLinks(BaseModel):
     site_id: PydanticObjectId | None = None
 
 
-class StoredFile(OwnedDocument):
+class StoredFile(OwnedDocument, Trashable):
     noun = "file"
     filename: str
     content_type: str

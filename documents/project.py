@@ -7,12 +7,13 @@ from typing import Any, ClassVar, Literal
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import OwnedDocument
+from documents.trash import Trashable
 
 ProjectStatus = Literal["draft", "active", "completed", "archived"]
 Visibility = Literal["private", "public"]
 
 
-class Project(OwnedDocument):
+class Project(OwnedDocument, Trashable):
     noun = "project"
     name: str
     description: str | None = None

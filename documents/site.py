@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import OwnedDocument
+from documents.trash import Trashable
 
 CHECKPOINT_EVERY = 1000
 
@@ -61,7 +62,7 @@ class SitePreview(BaseModel):
     sha256: str
 
 
-class Site(OwnedDocument):
+class Site(OwnedDocument, Trashable):
     noun = "site"
     title: str
     description: str | None = None

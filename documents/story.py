@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import OwnedDocument
+from documents.trash import Trashable
 
 
 class StoryText(BaseModel):
@@ -16,7 +17,7 @@ class StoryText(BaseModel):
     de: str | None = None
 
 
-class Story(OwnedDocument):
+class Story(OwnedDocument, Trashable):
     noun = "story"
     title: str
     text: StoryText

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import OwnedDocument
+from documents.trash import Trashable
 
 MAX_SCENES = 500
 DEFAULT_PHASES = ("story", "scenes", "images", "video")
@@ -46,7 +47,7 @@ class Scene(BaseModel):
     updated_at: datetime
 
 
-class Workflow(OwnedDocument):
+class Workflow(OwnedDocument, Trashable):
     noun = "workflow"
     prompt: str
     title: str | None = None

@@ -143,6 +143,9 @@ async def build_world(client: httpx.AsyncClient, user: TestUser) -> dict[str, di
         "/api/v1/imports", files={"file": ("c.json", export)}, headers=user.headers
     )
     world["imports"] = {"import_id": started.json()["id"]}
+    deleted = await client.post("/api/v1/projects", json={"name": "gone"}, headers=user.headers)
+    await client.delete(f"/api/v1/projects/{deleted.json()['id']}", headers=user.headers)
+    world["trash"] = {"item_id": deleted.json()["id"]}
     return world
 
 

@@ -24,6 +24,8 @@ from documents.conversation import (
 from tests.factories import TestUser
 from tests.racing import Racers, needs_isolation
 
+PERMANENT = {"permanent": "true"}  # past the trash: what a purge frees
+
 API = "/api/v1/conversations"
 
 
@@ -437,13 +439,17 @@ async def test_delete_removes_the_conversation_and_its_archives(
     assert await archives.count_documents({"conversation_id": oid}) > 0
     deleted = await client.delete(f"{API}/{conversation['id']}", headers=alice.headers)
     assert deleted.status_code == 204
-    assert await archives.count_documents({"conversation_id": oid}) == 0
+    kept = await archives.count_documents({"conversation_id": oid})
+    assert kept > 0  # in the trash: kept whole
     assert (
         await client.get(f"{API}/{conversation['id']}", headers=alice.headers)
     ).status_code == 404
     assert (
         await client.delete(f"{API}/{conversation['id']}", headers=alice.headers)
     ).status_code == 404
+    purged = await client.delete(f"/api/v1/trash/{conversation['id']}", headers=alice.headers)
+    assert purged.status_code == 204
+    assert await archives.count_documents({"conversation_id": oid}) == 0
 
 
 async def test_append_costs_two_commands_at_message_20_and_at_20000(
@@ -472,7 +478,9 @@ async def test_append_costs_two_commands_at_message_20_and_at_20000(
         await client.get(API, headers=alice.headers)
     assert commands == ["find", "find"]
     # FerretDB scans collections: keep the next tests' scans small.
-    assert (await client.delete(f"{API}/{long}", headers=alice.headers)).status_code == 204
+    assert (
+        await client.delete(f"{API}/{long}", params=PERMANENT, headers=alice.headers)
+    ).status_code == 204
 
 
 async def test_two_thousand_messages_page_exactly_once_and_stay_small(

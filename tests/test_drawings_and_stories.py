@@ -11,6 +11,8 @@ from app import storage
 from app.jobs.cleanup import run_cleanup
 from tests.factories import TestUser
 
+PERMANENT = {"permanent": "true"}  # past the trash: what a purge frees
+
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 JPEG = b"\xff\xd8\xff\xe0" + bytes(64)
 WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(64)
@@ -152,7 +154,9 @@ async def test_stories_favourites_filters_and_drawing_deletion(
     assert summary["favorite_stories"] >= 1 and summary["stories"] >= 2 and summary["drawings"] >= 1
     # Deleting the drawing keeps the story and unlinks it.
     assert (
-        await client.delete(f"/api/v1/drawings/{drawing['id']}", headers=alice.headers)
+        await client.delete(
+            f"/api/v1/drawings/{drawing['id']}", params=PERMANENT, headers=alice.headers
+        )
     ).status_code == 204
     kept = (await client.get(f"/api/v1/stories/{story['id']}", headers=alice.headers)).json()
     assert kept["drawing_id"] is None and kept["title"] == "The cat"

@@ -24,6 +24,7 @@ from tests.racing import Racers
 from tests.test_cli import run_cli
 
 API = "/api/v1/files"
+PERMANENT = {"permanent": "true"}  # past the trash: what a purge frees
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 
 
@@ -165,13 +166,15 @@ async def test_delete_keeps_the_blob_until_nothing_references_it(
     data = os.urandom(1000)
     one = (await upload(client, user, data)).json()
     two = (await upload(client, user, data)).json()
-    assert (await client.delete(f"{API}/{one['id']}", headers=user.headers)).status_code == 204
+    assert (
+        await client.delete(f"{API}/{one['id']}", params=PERMANENT, headers=user.headers)
+    ).status_code == 204
     assert (await client.get(f"{API}/{one['id']}", headers=user.headers)).status_code == 404
     await run_cleanup(blob_grace=timedelta(0))
     assert await storage.exists(owner, two["sha256"])  # the second handle still uses it
     download = await client.get(f"{API}/{two['id']}/content", headers=user.headers)
     assert download.content == data
-    await client.delete(f"{API}/{two['id']}", headers=user.headers)
+    await client.delete(f"{API}/{two['id']}", params=PERMANENT, headers=user.headers)
     dry = await run_cleanup(dry_run=True, blob_grace=timedelta(0))
     assert dry.blobs_deleted >= 1 and await storage.exists(owner, two["sha256"])
     # Within the grace period nothing is collected (an upload may be about to reference it).

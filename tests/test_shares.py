@@ -15,6 +15,8 @@ from app.jobs.cleanup import run_cleanup
 from tests.factories import TestUser, register_user
 from tests.racing import Racers, needs_isolation
 
+PERMANENT = {"permanent": "true"}  # past the trash: what a purge frees
+
 API = "/api/v1"
 
 
@@ -292,7 +294,9 @@ async def test_deletes_take_shares_with_them_and_export_keeps_them_without_secre
     mine = (await client.get(f"{API}/shares", headers=user.headers)).json()["items"]
     assert [s["resource_id"] for s in mine] == [conversation["id"]]  # the fork has none
     assert (
-        await client.delete(f"{API}/conversations/{conversation['id']}", headers=user.headers)
+        await client.delete(
+            f"{API}/conversations/{conversation['id']}", params=PERMANENT, headers=user.headers
+        )
     ).status_code == 204
     assert (await client.get(f"/s/{token}")).status_code == 404
     assert (await client.get(f"{API}/shares", headers=user.headers)).json()["items"] == []

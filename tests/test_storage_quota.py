@@ -18,6 +18,8 @@ from tests.racing import needs_isolation
 from tests.test_budgets import LIMITS, set_limit
 from tests.test_cli import run_cli
 
+PERMANENT = {"permanent": "true"}  # past the trash: what a purge frees
+
 FILES_API = "/api/v1/files"
 MIB = 1024 * 1024
 
@@ -90,13 +92,15 @@ async def test_duplicates_count_once_and_deletes_free_exactly(
     assert too_big.status_code == 403 and await used(client, user) == MIB + 1017
     await no_orphan_chunks()
 
-    await client.delete(f"{FILES_API}/{first['id']}", headers=user.headers)
+    await client.delete(f"{FILES_API}/{first['id']}", params=PERMANENT, headers=user.headers)
     assert await used(client, user) == MIB + 1017  # the second handle still references it
-    await client.delete(f"{FILES_API}/{second.json()['id']}", headers=user.headers)
+    await client.delete(
+        f"{FILES_API}/{second.json()['id']}", params=PERMANENT, headers=user.headers
+    )
     assert await used(client, user) == 1000
     again = await upload(client, user, data)  # the unreferenced blob is counted again
     assert again.status_code == 201 and await used(client, user) == MIB + 1017
-    await client.delete(f"{FILES_API}/{other['id']}", headers=user.headers)
+    await client.delete(f"{FILES_API}/{other['id']}", params=PERMANENT, headers=user.headers)
     assert await used(client, user) == MIB + 17
     check = await run_cli(settings, "quota", "check", "--owner", user.email)
     assert check.returncode == 0 and "drift: 0" in check.stderr, check.stderr
@@ -126,7 +130,7 @@ async def test_quota_check_finds_no_drift_after_a_random_sequence(
             await upload(client, user, pool[0])
         elif action == "delete" and handles:
             handle = handles.pop(rng.randrange(len(handles)))
-            await client.delete(f"{FILES_API}/{handle}", headers=user.headers)
+            await client.delete(f"{FILES_API}/{handle}", params=PERMANENT, headers=user.headers)
         elif action == "commit":
             committed = await client.post(
                 f"/api/v1/sites/{site['id']}/versions",

@@ -20,8 +20,8 @@ its filters from `filter()`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar, overload
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from beanie import PydanticObjectId, UpdateResponse
 from beanie.odm.queries.find import FindMany
@@ -33,11 +33,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 from app.engine import increment_within, retrying
 from app.errors import NotFound
 from app.pagination import CursorParams, Page, after_cursor, page_of
-from documents.base import OwnedDocument
+from documents.base import OwnedDocument, utcnow
 from documents.user import User
 
 D = TypeVar("D", bound=OwnedDocument)
 P = TypeVar("P", bound=BaseModel)
+TrashView = Literal["hide", "include", "only"]
 
 
 def parse_object_id(value: Any) -> PydanticObjectId | None:
@@ -59,11 +60,20 @@ def parse_object_id(value: Any) -> PydanticObjectId | None:
 
 class Scope(Generic[D]):
     def __init__(
-        self, model: type[D], owner_id: ObjectId | None, *, public_read: bool = False
+        self,
+        model: type[D],
+        owner_id: ObjectId | None,
+        *,
+        public_read: bool = False,
+        trash: TrashView = "hide",
     ) -> None:
         self.model = model
         self.owner_id = owner_id
         self.public_read = public_read
+        # Documents in the trash (`trashed_at` set) are hidden from every scope but the
+        # trash's own ("only") and the paths that must see everything ("include": the storage
+        # count, the account export and deletion).
+        self.trash = trash if getattr(model, "trashable", False) else "include"
 
     # --- filters ------------------------------------------------------------------------------
 
@@ -82,6 +92,10 @@ class Scope(Generic[D]):
                 base = {"$or": [{"owner_id": self.owner_id}, self.model.public_when]}
         else:
             base = {"owner_id": self.owner_id}
+        if self.trash == "hide":
+            base["trashed_at"] = None
+        elif self.trash == "only":
+            base["trashed_at"] = {"$ne": None}
         if not extra:
             return base
         return (
@@ -249,6 +263,28 @@ class Scope(Generic[D]):
             self.collection, filter_, increments, total=total, limit=limit, first=first
         )
 
+    async def discard_or_404(
+        self,
+        document_id: Any,
+        *,
+        permanent: bool,
+        purge: Callable[[ObjectId, ObjectId], Awaitable[None]],
+    ) -> None:
+        """A delete: into the trash, or (`permanent`) the document and then what `purge`
+        removes with it (archives, shares, blob references)."""
+        if not permanent:
+            await self.trash_or_404(document_id)
+            return
+        oid = await self.delete_or_404(document_id)
+        assert self.owner_id is not None
+        await purge(self.owner_id, oid)
+
+    async def trash_or_404(self, document_id: Any) -> ObjectId:
+        """Move one document to the trash (`documents.trash`); its id."""
+        if not await self.update_one(document_id, {"$set": {"trashed_at": utcnow()}}):
+            raise self.not_found()
+        return self.id_filter(document_id)["_id"]
+
     async def delete_or_404(self, document_id: Any) -> ObjectId:
         """Delete one owned document; its id, for what the caller deletes next."""
         self._writable()
@@ -280,9 +316,10 @@ def owner_id_of(user: User | ObjectId) -> ObjectId:
     return user if isinstance(user, ObjectId) else ObjectId(str(user.id))
 
 
-def owned(model: type[D], user: User | ObjectId) -> Scope[D]:
-    """The caller's own documents of `model`: read and write."""
-    return Scope(model, owner_id_of(user))
+def owned(model: type[D], user: User | ObjectId, *, trash: TrashView = "hide") -> Scope[D]:
+    """The caller's own documents of `model`: read and write. Those in the trash only with
+    `trash="only"` (the trash itself) or `"include"` (what must see everything)."""
+    return Scope(model, owner_id_of(user), trash=trash)
 
 
 def readable(model: type[D], user: User | ObjectId) -> Scope[D]:

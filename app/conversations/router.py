@@ -19,7 +19,7 @@ from app.conversations.schemas import (
 )
 from app.openapi import problems
 from app.pagination import Page, Pagination
-from app.schemas import ObjectIdIn
+from app.schemas import ObjectIdIn, Permanent
 
 router = APIRouter(
     prefix="/conversations", tags=["conversations"], dependencies=[require_area("conversations")]
@@ -74,8 +74,10 @@ async def update_conversation(conversation_id: str, body: ConversationPatch, use
     operation_id="conversations_delete",
     status_code=status.HTTP_204_NO_CONTENT,
 )
-async def delete_conversation(conversation_id: str, user: CurrentUser) -> Response:
-    await service.delete_conversation(user, conversation_id)
+async def delete_conversation(
+    conversation_id: str, user: CurrentUser, permanent: Permanent = False
+) -> Response:
+    await service.delete_conversation(user, conversation_id, permanent=permanent)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -114,12 +114,18 @@ async def update_conversation(
     return ConversationCard.model_validate(updated.model_dump(by_alias=True))
 
 
-async def delete_conversation(user: User, conversation_id: str) -> None:
-    """The conversation first (what the user sees), then its archives; `cleanup` removes any
-    archives a crash in between leaves behind."""
-    oid = await conversations_of(user).delete_or_404(conversation_id)
-    await archives_of(user).delete_many({"conversation_id": oid})
-    await delete_shares_of(user, [oid])
+async def delete_conversation(user: User, conversation_id: str, *, permanent: bool = False) -> None:
+    """Into the trash, or (`permanent`) gone with its archives and shares."""
+    await conversations_of(user).discard_or_404(
+        conversation_id, permanent=permanent, purge=purge_conversation
+    )
+
+
+async def purge_conversation(owner_id: ObjectId, oid: ObjectId) -> None:
+    """What goes with a deleted conversation: the conversation first (what the user sees),
+    then its archives; `cleanup` removes any archives a crash in between leaves behind."""
+    await archives_of(owner_id).delete_many({"conversation_id": oid})
+    await delete_shares_of(owner_id, [oid])
 
 
 async def bulk_action(user: User, body: BulkRequest) -> int:
@@ -130,13 +136,9 @@ async def bulk_action(user: User, body: BulkRequest) -> int:
             {"_id": {"$in": ids}},
             {"$set": {"archived": body.action == "archive", "updated_at": utcnow()}},
         )
-    mine = await scope.distinct("_id", {"_id": {"$in": ids}})
-    if not mine:
-        return 0
-    done = await scope.delete_many({"_id": {"$in": mine}})
-    await archives_of(user).delete_many({"conversation_id": {"$in": mine}})
-    await delete_shares_of(user, mine)
-    return done
+    return await scope.update_many(
+        {"_id": {"$in": ids}}, {"$set": {"trashed_at": utcnow()}}
+    )  # into the trash, as a delete of each would
 
 
 # --- messages --------------------------------------------------------------------------------

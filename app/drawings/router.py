@@ -9,6 +9,7 @@ from app.drawings import service
 from app.drawings.schemas import DrawingRead
 from app.openapi import multipart_body, problems
 from app.pagination import Page, Pagination
+from app.schemas import Permanent
 
 router = APIRouter(prefix="/drawings", tags=["drawings"], dependencies=[require_area("drawings")])
 
@@ -67,7 +68,9 @@ async def get_drawing(drawing_id: str, user: CurrentUser):
 @router.delete(
     "/{drawing_id}", operation_id="drawings_delete", status_code=status.HTTP_204_NO_CONTENT
 )
-async def delete_drawing(drawing_id: str, user: CurrentUser) -> Response:
+async def delete_drawing(
+    drawing_id: str, user: CurrentUser, permanent: Permanent = False
+) -> Response:
     """Its stories are kept and unlinked (`drawing_id` becomes null)."""
-    await service.delete_drawing(user, drawing_id)
+    await service.delete_drawing(user, drawing_id, permanent=permanent)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

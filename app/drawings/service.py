@@ -115,15 +115,15 @@ async def list_drawings(
     return await drawings_of(user).list_page(params, extra=conditions)
 
 
-async def delete_drawing(user: User, drawing_id: str) -> None:
-    """The drawing and its image files go; its stories stay, unlinked."""
-    scope = drawings_of(user)
-    if not await scope.exists(drawing_id):
-        raise scope.not_found()
-    oid = ObjectId(drawing_id)
-    await owned(Story, user).update_many(
+async def delete_drawing(user: User, drawing_id: str, *, permanent: bool = False) -> None:
+    """Into the trash, or (`permanent`) gone with its image files."""
+    await drawings_of(user).discard_or_404(drawing_id, permanent=permanent, purge=purge_drawing)
+
+
+async def purge_drawing(owner_id: ObjectId, oid: ObjectId) -> None:
+    """What goes with a deleted drawing: its image files; its stories stay, unlinked."""
+    await owned(Story, owner_id, trash="include").update_many(
         {"drawing_id": oid}, {"$set": {"drawing_id": None, "updated_at": utcnow()}}
     )
-    await scope.delete_or_404(oid)
-    await owned(StoredFile, user).delete_many({"links.drawing_id": oid})
-    await storage.uncount_for(user)
+    await owned(StoredFile, owner_id, trash="include").delete_many({"links.drawing_id": oid})
+    await storage.uncount_for(owner_id)

@@ -16,6 +16,7 @@ from app.files import service
 from app.files.schemas import FileRead
 from app.openapi import multipart_body, problems
 from app.pagination import Page, Pagination
+from app.schemas import Permanent
 from app.uploads import MultipartUpload
 
 router = APIRouter(prefix="/files", tags=["files"], dependencies=[require_area("files")])
@@ -77,6 +78,6 @@ async def download_file(file_id: str, request: Request, user: CurrentUser) -> Re
 
 
 @router.delete("/{file_id}", operation_id="files_delete", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_file(file_id: str, user: CurrentUser) -> Response:
-    await service.delete_file(user, file_id)
+async def delete_file(file_id: str, user: CurrentUser, permanent: Permanent = False) -> Response:
+    await service.delete_file(user, file_id, permanent=permanent)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -91,11 +91,15 @@ async def list_files(
     return await owned(StoredFile, user).list_page(params, extra=conditions)
 
 
-async def delete_file(user: User, file_id: str) -> None:
-    """Only the handle goes; the blob stays while anything else (a site version, a drawing, a
+async def delete_file(user: User, file_id: str, *, permanent: bool = False) -> None:
+    """Into the trash, or (`permanent`) the handle goes."""
+    await owned(StoredFile, user).discard_or_404(file_id, permanent=permanent, purge=purge_file)
+
+
+async def purge_file(owner_id: ObjectId, oid: ObjectId) -> None:
+    """Only the handle went; the blob stays while anything else (a site version, a drawing, a
     scene, another handle) references it, and `cleanup` collects it once nothing does."""
-    await owned(StoredFile, user).delete_or_404(file_id)
-    await storage.uncount_for(user)  # the storage limit frees what nothing references now
+    await storage.uncount_for(owner_id)  # the storage limit frees what nothing references now
 
 
 async def file_to_reference(

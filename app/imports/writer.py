@@ -35,7 +35,6 @@ from documents.conversation import (
     WINDOW_KEEP_MESSAGES,
     WINDOW_MAX_BYTES,
     Conversation,
-    ConversationSource,
 )
 
 MAX_METADATA_BYTES = 64 * 1024
@@ -227,12 +226,15 @@ async def write_new(owner_id: ObjectId, batch: list[Planned]) -> list[Written | 
         return []
     scope = window.conversations_of(owner_id)
     rows = []
+    template: dict[str, Any] | None = None
     for planned in batch:
-        # The messages were validated as they were built: the document is validated without
-        # them (10,000 messages are not validated twice) and gets them as stored.
-        row = _document(planned, []).model_dump(by_alias=True, exclude={"revision_id"})
-        row.update(_window_fields(planned.raws, planned.raws))
-        rows.append(row)
+        # The messages were validated as they were built, and the fields this module sets
+        # were typed here: one document per batch is validated (its defaults are every row's),
+        # the rows are that document's with their own fields.
+        fields = _fields(planned, planned.raws)
+        if template is None:
+            template = _document(planned, []).model_dump(by_alias=True, exclude={"revision_id"})
+        rows.append({**template, **fields})
     refused = await engine.insert_rows_unless_exist(scope.collection, rows)
     return [None if i in refused else planned.created(0) for i, planned in enumerate(batch)]
 
@@ -303,23 +305,30 @@ def _window_fields(raws: list[dict[str, Any]], recent: list[dict[str, Any]]) -> 
     }
 
 
-def _document(planned: Planned, recent: list[dict[str, Any]]) -> Conversation:
-    """The conversation document holding `recent` (the newest messages) in its window."""
+def _fields(planned: Planned, recent: list[dict[str, Any]]) -> dict[str, Any]:
+    """What an imported conversation's document holding `recent` (the newest messages) in its
+    window has of its own; the rest are the document's defaults."""
     raws = planned.raws
     first = min(raw["created_at"] for raw in raws)
     last = max(raw["created_at"] for raw in raws)
     created = planned.source.created_at or first
-    return window.conversations_of(planned.owner_id).new(
-        id=planned.conversation_id,
-        title=(planned.source.title or "").strip()[:MAX_TITLE] or None,
-        source=ConversationSource(kind=planned.source.kind, id=planned.source.source_id[:256]),
-        current_message_id=planned.current,
+    return {
+        "_id": planned.conversation_id,
+        "owner_id": planned.owner_id,
+        "title": (planned.source.title or "").strip()[:MAX_TITLE] or None,
+        "source": {"kind": planned.source.kind, "id": planned.source.source_id[:256]},
+        "current_message_id": planned.current,
         **_window_fields(raws, recent),
-        last_message_at=last,
-        activity_at=last,
-        created_at=to_millis(min(created, first)),
-        updated_at=utcnow(),
-    )
+        "last_message_at": last,
+        "activity_at": last,
+        "created_at": to_millis(min(created, first)),
+        "updated_at": utcnow(),
+    }
+
+
+def _document(planned: Planned, recent: list[dict[str, Any]]) -> Conversation:
+    """The conversation document holding `recent` (the newest messages) in its window."""
+    return Conversation.model_validate(_fields(planned, recent))
 
 
 async def _create(planned: Planned) -> bool:

@@ -14,6 +14,8 @@ from beanie import Document
 from app import storage
 from app.budgets.service import release_expired
 from app.jobs.conversations import delete_expired
+from app.settings import get_settings
+from app.trash.service import expire_trash
 from app.usage.rollups import fold_pending
 from documents.base import utcnow
 from documents.outbox import OutboxMessage
@@ -27,6 +29,7 @@ OUTBOX_KEEP = timedelta(days=7)
 class CleanupReport(storage.CollectionReport):
     """What a run did: the blob store's report plus the other sweeps."""
 
+    trash_purged: int = 0
     expired_conversations: int = 0
     archive_buckets: int = 0
     rate_limit_windows: int = 0
@@ -53,8 +56,13 @@ async def run_cleanup(
     dry_run: bool = False,
     blob_grace: timedelta = BLOB_GRACE,
     upload_lease_timeout: timedelta = storage.LEASE_TIMEOUT,
+    trash_keep: timedelta | None = None,
 ) -> CleanupReport:
+    """`trash_keep`: how long deleted items stay in the trash (`TRASH_DAYS` when unset)."""
     now = utcnow()
+    keep = trash_keep if trash_keep is not None else timedelta(days=get_settings().trash_days)
+    # First, so the blobs of what it purges are collected in the same run.
+    purged = await expire_trash(now, keep, dry_run=dry_run)
     conversations, buckets = await delete_expired(now, dry_run=dry_run)
     blobs = await storage.collect_unreferenced(
         storage.referenced_shas,
@@ -64,6 +72,7 @@ async def run_cleanup(
     )
     report = CleanupReport(
         **asdict(blobs),
+        trash_purged=purged,
         expired_conversations=conversations,
         archive_buckets=buckets,
         dry_run=dry_run,

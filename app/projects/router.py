@@ -8,6 +8,7 @@ from app.auth.dependencies import CurrentUser, require_area
 from app.pagination import Page, Pagination
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectPatch, ProjectRead, Status
+from app.schemas import Permanent
 
 router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[require_area("projects")])
 
@@ -51,6 +52,8 @@ async def update_project(project_id: str, body: ProjectPatch, user: CurrentUser)
 @router.delete(
     "/{project_id}", operation_id="projects_delete", status_code=status.HTTP_204_NO_CONTENT
 )
-async def delete_project(project_id: str, user: CurrentUser) -> Response:
-    await service.delete_project(user, project_id)
+async def delete_project(
+    project_id: str, user: CurrentUser, permanent: Permanent = False
+) -> Response:
+    await service.delete_project(user, project_id, permanent=permanent)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

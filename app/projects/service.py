@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bson import ObjectId
+
 from app.auth.scoping import owned, readable
 from app.pagination import CursorParams, Page
 from app.projects.schemas import ProjectCreate, ProjectPatch
@@ -38,5 +40,10 @@ async def update_project(user: User, project_id: str, patch: ProjectPatch) -> Pr
     return await owned(Project, user).update_or_404(project_id, {"$set": changes})
 
 
-async def delete_project(user: User, project_id: str) -> None:
-    await owned(Project, user).delete_or_404(project_id)
+async def delete_project(user: User, project_id: str, *, permanent: bool = False) -> None:
+    """Into the trash, or (`permanent`) gone."""
+    await owned(Project, user).discard_or_404(project_id, permanent=permanent, purge=purge_project)
+
+
+async def purge_project(owner_id: ObjectId, oid: ObjectId) -> None:
+    """Nothing goes with a project: what names it keeps its id."""

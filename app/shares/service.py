@@ -27,6 +27,7 @@ from app.pagination import CursorParams, Page
 from app.shares.schemas import ConversationShareCreate, ShareLimits, SharePatch, SiteShareCreate
 from app.sites.versions import existing_version, file_at
 from documents.base import utcnow
+from documents.conversation import Conversation
 from documents.share import SNAPSHOT_PART_MESSAGES, Share, SharedMessage, ShareSnapshot
 from documents.site import Site, SiteCard, SiteFile
 from documents.user import User
@@ -182,6 +183,7 @@ GONE = {
     "revoked": "This share link was revoked by its owner.",
     "expired": "This share link has expired.",
     "exhausted": "This share link has been viewed as many times as its owner allowed.",
+    "trashed": "What this link shares is in its owner's trash.",
 }
 
 
@@ -223,6 +225,8 @@ async def open_share(token: str, password: str | None, *, count_view: bool) -> S
     if reason == "exhausted" and not count_view and share.last_viewed_at is not None:
         if (now - share.last_viewed_at).total_seconds() <= ASSET_GRACE_SECONDS:
             reason = None  # the last page view's own files
+    if reason is None and await _shared_item_trashed(share):
+        reason = "trashed"  # until it is restored
     if reason is not None:
         raise Gone(GONE[reason])
     await _check_password(share, password)
@@ -234,6 +238,11 @@ async def open_share(token: str, password: str | None, *, count_view: bool) -> S
         raise Gone(GONE[_unusable(again, utcnow()) or "exhausted"])
     SHARE_VIEWS.labels(share.resource).inc()
     return counted
+
+
+async def _shared_item_trashed(share: Share) -> bool:
+    model = Conversation if share.resource == "conversation" else Site
+    return await owned(model, share.owner_id, trash="only").exists(share.resource_id)
 
 
 async def _count_view(share: Share, now: datetime) -> Share | None:

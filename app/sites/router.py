@@ -16,6 +16,7 @@ from app.blob_responses import (
 )
 from app.openapi import problems
 from app.pagination import Page, Pagination
+from app.schemas import Permanent
 from app.sites import service
 from app.sites.schemas import (
     PublishRequest,
@@ -61,8 +62,8 @@ async def update_site(site_id: str, body: SitePatch, user: CurrentUser, settings
 
 
 @router.delete("/{site_id}", operation_id="sites_delete", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_site(site_id: str, user: CurrentUser) -> Response:
-    await service.delete_site(user, site_id)
+async def delete_site(site_id: str, user: CurrentUser, permanent: Permanent = False) -> Response:
+    await service.delete_site(user, site_id, permanent=permanent)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

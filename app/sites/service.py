@@ -154,12 +154,16 @@ async def update_site(user: User, site_id: str, patch: SitePatch) -> Site:
     return await sites_of(user).update_or_404(site_id, {"$set": changes})
 
 
-async def delete_site(user: User, site_id: str) -> None:
-    """The site goes; its blobs stay while other sites or files use them and are collected by
-    `cleanup` after that."""
-    oid = await sites_of(user).delete_or_404(site_id)
-    await delete_shares_of(user, [oid])
-    await storage.uncount_for(user)
+async def delete_site(user: User, site_id: str, *, permanent: bool = False) -> None:
+    """Into the trash, or (`permanent`) gone with its shares."""
+    await sites_of(user).discard_or_404(site_id, permanent=permanent, purge=purge_site)
+
+
+async def purge_site(owner_id: ObjectId, oid: ObjectId) -> None:
+    """What goes with a deleted site: its shares; its blobs stay while other sites or files
+    use them and are collected by `cleanup` after that."""
+    await delete_shares_of(owner_id, [oid])
+    await storage.uncount_for(owner_id)
 
 
 # --- versions --------------------------------------------------------------------------------

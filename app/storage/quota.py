@@ -44,11 +44,12 @@ def files_collection():
 
 
 async def referenced_shas(owner_id: ObjectId) -> set[str]:
-    """Every sha256 an owned document of `owner_id` names through its `blob_fields`."""
+    """Every sha256 an owned document of `owner_id` names through its `blob_fields`, those in
+    the trash too: they count until purged."""
     keep: set[str] = set()
     for model in OWNED_DOCUMENTS:
         for path in model.blob_fields:
-            values = await owned(model, owner_id).distinct(path)
+            values = await owned(model, owner_id, trash="include").distinct(path)
             keep.update(value for value in values if isinstance(value, str))
     return keep
 

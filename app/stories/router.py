@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import CurrentUser, require_area
 from app.pagination import Page, Pagination
-from app.schemas import ObjectIdIn
+from app.schemas import ObjectIdIn, Permanent
 from app.stories import service
 from app.stories.schemas import StoryCreate, StoryPatch, StoryRead
 
@@ -41,6 +41,6 @@ async def update_story(story_id: str, body: StoryPatch, user: CurrentUser):
 
 
 @router.delete("/{story_id}", operation_id="stories_delete", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_story(story_id: str, user: CurrentUser) -> Response:
-    await service.delete_story(user, story_id)
+async def delete_story(story_id: str, user: CurrentUser, permanent: Permanent = False) -> Response:
+    await service.delete_story(user, story_id, permanent=permanent)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

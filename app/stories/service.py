@@ -66,6 +66,10 @@ async def update_story(user: User, story_id: str, patch: StoryPatch) -> Story:
     return await stories_of(user).update_or_404(story_id, {"$set": changes})
 
 
-async def delete_story(user: User, story_id: str) -> None:
-    await stories_of(user).delete_or_404(story_id)
-    await storage.uncount_for(user)
+async def delete_story(user: User, story_id: str, *, permanent: bool = False) -> None:
+    """Into the trash, or (`permanent`) gone."""
+    await stories_of(user).discard_or_404(story_id, permanent=permanent, purge=purge_story)
+
+
+async def purge_story(owner_id: ObjectId, oid: ObjectId) -> None:
+    await storage.uncount_for(owner_id)

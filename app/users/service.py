@@ -76,15 +76,17 @@ async def revoke_api_key(user: User, key_id: str) -> None:
 
 
 async def export_account(user: User) -> AsyncIterator[bytes]:
-    """A ZIP of everything the user owns: `user.json`, one JSON-lines file per owned collection
-    (Extended JSON, so ids and dates round-trip), and `blobs/<sha256>` for every stored file."""
+    """A ZIP of everything the user owns (the trash too): `user.json`, one JSON-lines file per
+    owned collection (Extended JSON, so ids and dates round-trip), and `blobs/<sha256>` for
+    every stored file."""
     owner = ObjectId(str(user.id))
     archive = ZipWriter()
     profile = user.model_dump(mode="json", exclude={"password_hash"})
     yield archive.add_bytes("user.json", json.dumps(profile, indent=2).encode())
     for model in OWNED_DOCUMENTS:
         name = f"collections/{model.get_settings().name}.jsonl"
-        async for part in archive.add_stream(name, owned_json_lines(owned(model, owner))):
+        rows = owned_json_lines(owned(model, owner, trash="include"))
+        async for part in archive.add_stream(name, rows):
             yield part
     for blob in await storage.owner_blobs(owner):
         async for part in archive.add_stream(
@@ -101,7 +103,7 @@ async def delete_account(user: User, password: str | None) -> None:
         raise Unauthorized("The password is not correct.")
     owner = ObjectId(str(user.id))
     for model in OWNED_DOCUMENTS:
-        await owned(model, owner).delete_many()
+        await owned(model, owner, trash="include").delete_many()
     await storage.delete_owner_blobs(owner)
     await ExternalIdentity.find({"user_id": owner}).delete()
     await OutboxMessage.find({"user_id": owner}).delete()

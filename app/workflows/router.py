@@ -8,6 +8,7 @@ from app.auth.dependencies import CurrentUser, require_area
 from app.files.schemas import FileRead
 from app.openapi import problems
 from app.pagination import Page, Pagination
+from app.schemas import Permanent
 from app.workflows import service
 from app.workflows.schemas import (
     PhaseUpdate,
@@ -58,8 +59,10 @@ async def update_workflow(workflow_id: str, body: WorkflowPatch, user: CurrentUs
 @router.delete(
     "/{workflow_id}", operation_id="workflows_delete", status_code=status.HTTP_204_NO_CONTENT
 )
-async def delete_workflow(workflow_id: str, user: CurrentUser) -> Response:
-    await service.delete_workflow(user, workflow_id)
+async def delete_workflow(
+    workflow_id: str, user: CurrentUser, permanent: Permanent = False
+) -> Response:
+    await service.delete_workflow(user, workflow_id, permanent=permanent)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -61,9 +61,13 @@ async def update_workflow(user: User, workflow_id: str, patch: WorkflowPatch) ->
     return await workflows_of(user).update_or_404(workflow_id, {"$set": changes})
 
 
-async def delete_workflow(user: User, workflow_id: str) -> None:
-    await workflows_of(user).delete_or_404(workflow_id)
-    await storage.uncount_for(user)
+async def delete_workflow(user: User, workflow_id: str, *, permanent: bool = False) -> None:
+    """Into the trash, or (`permanent`) gone."""
+    await workflows_of(user).discard_or_404(workflow_id, permanent=permanent, purge=purge_workflow)
+
+
+async def purge_workflow(owner_id: ObjectId, oid: ObjectId) -> None:
+    await storage.uncount_for(owner_id)
 
 
 async def update_phase(user: User, workflow_id: str, name: str, body: PhaseUpdate) -> Workflow:
