@@ -151,6 +151,10 @@ class StorageQuotaExceeded(AppError):
     status, title, type = 403, "Storage quota exceeded", PROBLEM_TYPES + "storage-quota-exceeded"
 
 
+class LegalHoldActive(AppError):
+    status, title, type = 409, "Legal hold", PROBLEM_TYPES + "legal-hold"
+
+
 class TooManyRequests(AppError):
     status, title = 429, "Too many requests"
 

@@ -29,6 +29,7 @@ from app.health.router import router as health_router
 from app.imports.router import router as imports_router
 from app.imports.service import fail_interrupted
 from app.jobs.rollups import fold_forever
+from app.lifecycle.router import router as lifecycle_router
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.openapi import install_openapi
 from app.projects.router import router as projects_router
@@ -141,6 +142,7 @@ def _area_routers() -> list:
         limits_router,
         imports_router,
         trash_router,
+        lifecycle_router,
         diagnostics_router,
         admin_analytics_router,
         admin_limits_router,

@@ -202,3 +202,7 @@ def _response_fields(response: dict[str, Any], schemas: dict[str, Any]) -> set[s
     if ref.startswith(REF):
         schema = schemas.get(ref.removeprefix(REF), {})
     return set(schema.get("properties", {}))
+
+
+# Routes that purge for good answer 409 while the account is under a legal hold.
+LEGAL_HOLD = problems((409, "The account is under a legal hold"))

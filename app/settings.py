@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     import_stale_seconds: float = Field(default=30.0, gt=0)
     # Days a deleted item stays in the trash before `cleanup` purges it (fractions allowed).
     trash_days: float = Field(default=30.0, ge=0)
+    # Hours after its last activity a temporary conversation is purged by `cleanup`.
+    temporary_chat_hours: float = Field(default=24.0, ge=0)
     max_json_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Base of published sites' and shares' links; unset: this process's own address, so
     # `PORT=9000 make run` hands out links to port 9000.

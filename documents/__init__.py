@@ -15,6 +15,7 @@ from documents.drawing import Drawing
 from documents.file import StoredFile
 from documents.generation import Generation
 from documents.import_job import ImportJob
+from documents.lifecycle import AuditEntry, LegalHold
 from documents.outbox import OutboxMessage
 from documents.project import Project
 from documents.rate_limit import RateLimitWindow
@@ -51,6 +52,8 @@ ALL_DOCUMENTS: list[type] = [
     Share,
     ShareSnapshot,
     ImportJob,
+    LegalHold,
+    AuditEntry,
 ]
 
 OWNED_DOCUMENTS: list[type[OwnedDocument]] = [
@@ -65,6 +68,8 @@ GLOBAL_COLLECTIONS = (
     "rate_limits",
     "outbox",
     "shares",
+    "legal_holds",
+    "audit",
 )
 
 # Collections that are not Beanie documents (the GridFS bucket), with their indexes.

@@ -85,6 +85,8 @@ class ConversationFields(BaseModel):
     context: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     expires_at: datetime | None = None
+    # Purged (not trashed) TEMPORARY_CHAT_HOURS after its last activity; listed only on request.
+    temporary: bool = False
     archived: bool = False
     forked_from: ForkOrigin | None = None
     source: ConversationSource | None = None

@@ -77,7 +77,8 @@ async def build_world(client: httpx.AsyncClient, user: TestUser) -> dict[str, di
         "/api/v1/usage/reservations", json={"amount_usd": "0.01"}, headers=user.headers
     )
     world["usage"] = {"reservation_id": held.json()["id"]}
-    world["admin"] = {"user_id": user.id}
+    # Holds are placed by administrators only: any id is refused with 403 for the others.
+    world["admin"] = {"user_id": user.id, "hold_id": "0" * 24}
 
     conversation = await client.post(
         "/api/v1/conversations", json={"title": "mine"}, headers=user.headers

@@ -32,6 +32,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from app.engine import increment_within, retrying
 from app.errors import NotFound
+from app.lifecycle import service as lifecycle
 from app.pagination import CursorParams, Page, after_cursor, page_of
 from documents.base import OwnedDocument, utcnow
 from documents.user import User
@@ -275,9 +276,17 @@ class Scope(Generic[D]):
         if not permanent:
             await self.trash_or_404(document_id)
             return
-        oid = await self.delete_or_404(document_id)
         assert self.owner_id is not None
+        await lifecycle.refuse_if_held(self.owner_id, "deleting for good")
+        oid = await self.delete_or_404(document_id)
         await purge(self.owner_id, oid)
+        await lifecycle.record(
+            "delete.permanent",
+            actor=self.owner_id,
+            user=self.owner_id,
+            kind=self.model.noun,
+            id=oid,
+        )
 
     async def trash_or_404(self, document_id: Any) -> ObjectId:
         """Move one document to the trash (`documents.trash`); its id."""

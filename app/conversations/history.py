@@ -157,6 +157,11 @@ async def in_archives(owner_id: ObjectId, where: dict[str, Any]) -> bool:
     return await archives.collection.find_one(archives.filter(where), {"_id": 1}) is not None
 
 
+def literal_pattern(text: str) -> str:
+    """A regular expression that matches `text` literally, valid for PCRE and RE2 alike."""
+    return "".join("\\" + ch if ch in "\\.^$|?*+()[]{}-/" else ch for ch in text)
+
+
 async def archived_matches(owner_id: ObjectId, pattern: dict[str, Any]) -> list[ObjectId]:
     """Conversations with an archived message whose content matches `pattern`."""
     archives = archives_of(owner_id)

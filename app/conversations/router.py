@@ -17,7 +17,7 @@ from app.conversations.schemas import (
     MessagePatch,
     MessageRead,
 )
-from app.openapi import problems
+from app.openapi import LEGAL_HOLD, problems
 from app.pagination import Page, Pagination
 from app.schemas import ObjectIdIn, Permanent
 
@@ -43,11 +43,13 @@ async def list_conversations(
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     project_id: Annotated[ObjectIdIn | None, Query()] = None,
     archived: bool = False,
+    temporary: bool = False,
 ):
     """Newest activity first. `q` matches the title and message text, case-insensitively and
-    literally. Archived conversations are listed only with `archived=true`."""
+    literally. Archived conversations are listed only with `archived=true`, temporary ones only
+    (and alone) with `temporary=true`."""
     return await service.list_conversations(
-        user, params, q=q, project_id=project_id, archived=archived
+        user, params, q=q, project_id=project_id, archived=archived, temporary=temporary
     )
 
 
@@ -73,6 +75,7 @@ async def update_conversation(conversation_id: str, body: ConversationPatch, use
     "/{conversation_id}",
     operation_id="conversations_delete",
     status_code=status.HTTP_204_NO_CONTENT,
+    responses=LEGAL_HOLD,
 )
 async def delete_conversation(
     conversation_id: str, user: CurrentUser, permanent: Permanent = False

@@ -33,6 +33,11 @@ class ConversationCreate(StrictInput):
     context: JsonObject | None = None
     metadata: JsonObject | None = None
     expires_at: datetime | None = None
+    temporary: bool = Field(
+        default=False,
+        description="Purged for good TEMPORARY_CHAT_HOURS after its last activity; listed only "
+        "with `temporary=true`",
+    )
 
 
 class ConversationPatch(StrictInput):
@@ -60,6 +65,7 @@ class ConversationRead(ResourceRead):
     context: dict | None
     metadata: dict | None
     expires_at: datetime | None
+    temporary: bool = False
     archived: bool
     forked_from: ForkOriginRead | None = None
     source: ConversationSourceRead | None = None

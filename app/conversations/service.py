@@ -49,11 +49,6 @@ def title_from(content: str) -> str:
     return cut.rstrip(" ,.;:-") + "…"
 
 
-def literal_pattern(text: str) -> str:
-    """A regular expression that matches `text` literally, valid for PCRE and RE2 alike."""
-    return "".join("\\" + ch if ch in "\\.^$|?*+()[]{}-/" else ch for ch in text)
-
-
 # --- conversations ---------------------------------------------------------------------------
 
 
@@ -65,6 +60,7 @@ async def create_conversation(user: User, body: ConversationCreate) -> Conversat
         context=body.context,
         metadata=body.metadata,
         expires_at=body.expires_at,
+        temporary=body.temporary,
         activity_at=now,
         created_at=now,
         updated_at=now,
@@ -81,13 +77,20 @@ async def get_conversation(user: User, conversation_id: str) -> ConversationCard
 
 
 async def list_conversations(
-    user: User, params: CursorParams, *, q: str | None, project_id: str | None, archived: bool
+    user: User,
+    params: CursorParams,
+    *,
+    q: str | None,
+    project_id: str | None,
+    archived: bool,
+    temporary: bool = False,
 ) -> Page[ConversationCard]:
-    conditions: list[dict[str, Any]] = [{"archived": archived}]
+    temporary_only = {"temporary": True} if temporary else {"temporary": {"$ne": True}}
+    conditions: list[dict[str, Any]] = [{"archived": archived}, temporary_only]
     if project_id is not None:
         conditions.append({"project_id": parse_object_id(project_id)})
     if q:
-        pattern = {"$regex": literal_pattern(q), "$options": "i"}
+        pattern = {"$regex": history.literal_pattern(q), "$options": "i"}
         in_archives = await history.archived_matches(ObjectId(str(user.id)), pattern)
         conditions.append(
             {
@@ -136,9 +139,8 @@ async def bulk_action(user: User, body: BulkRequest) -> int:
             {"_id": {"$in": ids}},
             {"$set": {"archived": body.action == "archive", "updated_at": utcnow()}},
         )
-    return await scope.update_many(
-        {"_id": {"$in": ids}}, {"$set": {"trashed_at": utcnow()}}
-    )  # into the trash, as a delete of each would
+    # Into the trash, as a delete of each would.
+    return await scope.update_many({"_id": {"$in": ids}}, {"$set": {"trashed_at": utcnow()}})
 
 
 # --- messages --------------------------------------------------------------------------------
@@ -240,7 +242,7 @@ async def list_messages(
     raw = await window.read_conversation(conversations_of(user), conversation_id)
     limit = params.limit
     if q:
-        pattern = literal_pattern(q)
+        pattern = history.literal_pattern(q)
         found = window.as_messages(await history.search(raw, q, pattern, limit + 1, below))
         more = len(found) > limit
         return Page(items=found[:limit], next_cursor=str(found[limit - 1].seq) if more else None)

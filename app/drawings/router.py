@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
 from app.drawings import service
 from app.drawings.schemas import DrawingRead
-from app.openapi import multipart_body, problems
+from app.openapi import LEGAL_HOLD, multipart_body, problems
 from app.pagination import Page, Pagination
 from app.schemas import Permanent
 
@@ -66,7 +66,10 @@ async def get_drawing(drawing_id: str, user: CurrentUser):
 
 
 @router.delete(
-    "/{drawing_id}", operation_id="drawings_delete", status_code=status.HTTP_204_NO_CONTENT
+    "/{drawing_id}",
+    operation_id="drawings_delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=LEGAL_HOLD,
 )
 async def delete_drawing(
     drawing_id: str, user: CurrentUser, permanent: Permanent = False

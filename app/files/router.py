@@ -14,7 +14,7 @@ from app.blob_responses import (
 )
 from app.files import service
 from app.files.schemas import FileRead
-from app.openapi import multipart_body, problems
+from app.openapi import LEGAL_HOLD, multipart_body, problems
 from app.pagination import Page, Pagination
 from app.schemas import Permanent
 from app.uploads import MultipartUpload
@@ -77,7 +77,12 @@ async def download_file(file_id: str, request: Request, user: CurrentUser) -> Re
     )
 
 
-@router.delete("/{file_id}", operation_id="files_delete", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{file_id}",
+    operation_id="files_delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=LEGAL_HOLD,
+)
 async def delete_file(file_id: str, user: CurrentUser, permanent: Permanent = False) -> Response:
     await service.delete_file(user, file_id, permanent=permanent)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

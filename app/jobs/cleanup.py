@@ -13,7 +13,8 @@ from beanie import Document
 
 from app import storage
 from app.budgets.service import release_expired
-from app.jobs.conversations import delete_expired
+from app.jobs.conversations import delete_expired, purge_temporary
+from app.lifecycle import service as lifecycle
 from app.settings import get_settings
 from app.trash.service import expire_trash
 from app.usage.rollups import fold_pending
@@ -30,6 +31,8 @@ class CleanupReport(storage.CollectionReport):
     """What a run did: the blob store's report plus the other sweeps."""
 
     trash_purged: int = 0
+    trash_held: int = 0  # due, but their owner is under a legal hold
+    temporary_purged: int = 0
     expired_conversations: int = 0
     archive_buckets: int = 0
     rate_limit_windows: int = 0
@@ -57,22 +60,34 @@ async def run_cleanup(
     blob_grace: timedelta = BLOB_GRACE,
     upload_lease_timeout: timedelta = storage.LEASE_TIMEOUT,
     trash_keep: timedelta | None = None,
+    temporary_keep: timedelta | None = None,
 ) -> CleanupReport:
-    """`trash_keep`: how long deleted items stay in the trash (`TRASH_DAYS` when unset)."""
+    """`trash_keep`: how long deleted items stay in the trash (`TRASH_DAYS` when unset);
+    `temporary_keep`: how long a temporary conversation outlives its last activity
+    (`TEMPORARY_CHAT_HOURS` when unset)."""
     now = utcnow()
-    keep = trash_keep if trash_keep is not None else timedelta(days=get_settings().trash_days)
-    # First, so the blobs of what it purges are collected in the same run.
-    purged = await expire_trash(now, keep, dry_run=dry_run)
-    conversations, buckets = await delete_expired(now, dry_run=dry_run)
+    settings = get_settings()
+    if trash_keep is None:
+        trash_keep = timedelta(days=settings.trash_days)
+    if temporary_keep is None:
+        temporary_keep = timedelta(hours=settings.temporary_chat_hours)
+    held = await lifecycle.held_users()
+    # First, so the blobs of what they purge are collected in the same run.
+    expired = await expire_trash(now, trash_keep, dry_run=dry_run)
+    temporary = await purge_temporary(now, temporary_keep, held=held, dry_run=dry_run)
+    conversations, buckets = await delete_expired(now, dry_run=dry_run, held=held)
     blobs = await storage.collect_unreferenced(
         storage.referenced_shas,
         grace=blob_grace,
         lease_timeout=upload_lease_timeout,
         dry_run=dry_run,
+        held=held,
     )
     report = CleanupReport(
         **asdict(blobs),
-        trash_purged=purged,
+        trash_purged=expired.purged,
+        trash_held=expired.held,
+        temporary_purged=temporary,
         expired_conversations=conversations,
         archive_buckets=buckets,
         dry_run=dry_run,

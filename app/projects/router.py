@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import CurrentUser, require_area
+from app.openapi import LEGAL_HOLD
 from app.pagination import Page, Pagination
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectPatch, ProjectRead, Status
@@ -50,7 +51,10 @@ async def update_project(project_id: str, body: ProjectPatch, user: CurrentUser)
 
 
 @router.delete(
-    "/{project_id}", operation_id="projects_delete", status_code=status.HTTP_204_NO_CONTENT
+    "/{project_id}",
+    operation_id="projects_delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=LEGAL_HOLD,
 )
 async def delete_project(
     project_id: str, user: CurrentUser, permanent: Permanent = False

@@ -14,7 +14,7 @@ from app.blob_responses import (
     blob_responses,
     content_disposition,
 )
-from app.openapi import problems
+from app.openapi import LEGAL_HOLD, problems
 from app.pagination import Page, Pagination
 from app.schemas import Permanent
 from app.sites import service
@@ -61,7 +61,12 @@ async def update_site(site_id: str, body: SitePatch, user: CurrentUser, settings
     return SiteRead.of(await service.update_site(user, site_id, body), settings)
 
 
-@router.delete("/{site_id}", operation_id="sites_delete", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{site_id}",
+    operation_id="sites_delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=LEGAL_HOLD,
+)
 async def delete_site(site_id: str, user: CurrentUser, permanent: Permanent = False) -> Response:
     await service.delete_site(user, site_id, permanent=permanent)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -35,6 +35,7 @@ async def collect_unreferenced(
     grace: timedelta,
     lease_timeout: timedelta = LEASE_TIMEOUT,
     dry_run: bool = False,
+    held: frozenset[ObjectId] | set[ObjectId] = frozenset(),
 ) -> CollectionReport:
     """Delete blobs that `referenced(owner)` does not name, that no live upload lease holds
     and that were not stored or reused within `grace`; and chunks whose file document never
@@ -45,6 +46,8 @@ async def collect_unreferenced(
     (2) read the live leases, (3) read the references, (4) delete guarded by what (1) saw. An
     upload registers its lease before it writes and releases it after its reference is
     written, so whatever (1) saw of it is covered by (2) or, once released, by (3).
+
+    The blobs of `held` owners (under a legal hold) are kept, referenced or not.
     """
     report = CollectionReport()
     now = utcnow()
@@ -57,6 +60,8 @@ async def collect_unreferenced(
     chunk_file_ids = await chunks_collection().distinct("files_id")
     leased = await active_leases(now, lease_timeout)
     for owner_id, blobs in candidates.items():
+        if owner_id in held:
+            continue
         keep = await referenced(owner_id)
         for blob, touches in blobs:
             if blob.sha256 in keep or blob.file_id in leased.file_ids:

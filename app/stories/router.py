@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import CurrentUser, require_area
+from app.openapi import LEGAL_HOLD
 from app.pagination import Page, Pagination
 from app.schemas import ObjectIdIn, Permanent
 from app.stories import service
@@ -40,7 +41,12 @@ async def update_story(story_id: str, body: StoryPatch, user: CurrentUser):
     return await service.update_story(user, story_id, body)
 
 
-@router.delete("/{story_id}", operation_id="stories_delete", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{story_id}",
+    operation_id="stories_delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=LEGAL_HOLD,
+)
 async def delete_story(story_id: str, user: CurrentUser, permanent: Permanent = False) -> Response:
     await service.delete_story(user, story_id, permanent=permanent)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

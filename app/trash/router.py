@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import CurrentUser, SettingsDep, require_account_access
+from app.openapi import LEGAL_HOLD
 from app.pagination import Page, Pagination
 from app.trash import service
 from app.trash.schemas import TrashEmptied, TrashItemRead, TrashKind
@@ -29,14 +30,19 @@ async def restore(item_id: str, user: CurrentUser, settings: SettingsDep):
     return await service.restore(user, item_id, settings)
 
 
-@router.delete("/{item_id}", operation_id="trash_purge", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{item_id}",
+    operation_id="trash_purge",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=LEGAL_HOLD,
+)
 async def purge(item_id: str, user: CurrentUser) -> Response:
     """Delete it for good now."""
     await service.purge(user, item_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.delete("", operation_id="trash_empty", response_model=TrashEmptied)
+@router.delete("", operation_id="trash_empty", response_model=TrashEmptied, responses=LEGAL_HOLD)
 async def empty(user: CurrentUser):
     """Delete everything in the trash for good."""
     return TrashEmptied(purged=await service.empty(user))

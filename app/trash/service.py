@@ -20,6 +20,7 @@ from app.conversations.service import purge_conversation
 from app.drawings.service import purge_drawing
 from app.errors import NotFound
 from app.files.service import purge_file
+from app.lifecycle import service as lifecycle
 from app.pagination import CursorParams, Page, page_of
 from app.projects.service import purge_project
 from app.settings import Settings
@@ -107,13 +108,16 @@ async def restore(user: User, item_id: str, settings: Settings) -> TrashItemRead
 
 async def purge(user: User, item_id: str) -> None:
     kind, card = await _find(user, item_id)
+    await lifecycle.refuse_if_held(user, "purging the trash")
     if not await owned(kind.model, user, trash="only").delete_many({"_id": card.id}):
         raise NotFound("Nothing with this id is in your trash.")
     await kind.purge(ObjectId(str(user.id)), card.id)
+    await lifecycle.record("trash.purge", actor=user, user=user, kind=kind.name, id=card.id)
 
 
 async def empty(user: User) -> int:
     """Purge everything in the caller's trash; how many items went."""
+    await lifecycle.refuse_if_held(user, "emptying the trash")
     owner = ObjectId(str(user.id))
     purged = 0
     for kind in KINDS.values():
@@ -122,6 +126,7 @@ async def empty(user: User) -> int:
             if await scope.delete_many({"_id": oid}):
                 await kind.purge(owner, oid)
                 purged += 1
+    await lifecycle.record("trash.empty", actor=user, user=user, purged=purged)
     return purged
 
 
@@ -137,22 +142,32 @@ async def _find(user: User, item_id: str) -> tuple[Kind, TrashedCard]:
     raise NotFound("Nothing with this id is in your trash.")
 
 
-async def expire_trash(now: datetime, keep: timedelta, *, dry_run: bool = False) -> int:
+@dataclass
+class Expired:
+    purged: int = 0
+    held: int = 0  # due, but their owner is under a legal hold
+
+
+async def expire_trash(now: datetime, keep: timedelta, *, dry_run: bool = False) -> Expired:
     """Purge what has been in any owner's trash for longer than `keep` (`TRASH_DAYS`): a sweep
-    by date across owners (README "Scaling"). Each item is deleted by one guarded delete, so
-    two processes running it purge each item once."""
+    by date across owners (README "Scaling"), skipping owners under a legal hold. Each item is
+    deleted by one guarded delete, so two processes running it purge each item once."""
     cutoff = now - keep
     due = {"trashed_at": {"$ne": None, "$lt": cutoff}}
-    purged = 0
+    held = await lifecycle.held_users()
+    done = Expired()
     for kind in KINDS.values():
-        cards = await kind.model.find(due, projection_model=TrashedCard).to_list()
-        if dry_run:
-            purged += len(cards)
-            continue
-        for card in cards:
+        for card in await kind.model.find(due, projection_model=TrashedCard).to_list():
             owner = ObjectId(str(card.owner_id))
-            scope = owned(kind.model, owner, trash="only")
-            if await scope.delete_many({"_id": card.id, "trashed_at": {"$lt": cutoff}}):
+            if owner in held:
+                done.held += 1
+            elif dry_run:
+                done.purged += 1
+            elif await owned(kind.model, owner, trash="only").delete_many(
+                {"_id": card.id, "trashed_at": {"$lt": cutoff}}
+            ):
                 await kind.purge(owner, card.id)
-                purged += 1
-    return purged
+                done.purged += 1
+    if done.purged and not dry_run:
+        await lifecycle.record("trash.expire", actor=None, user=None, purged=done.purged)
+    return done

@@ -5,6 +5,7 @@ from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import CurrentUser, require_account_access
 from app.blob_responses import archive_responses
+from app.openapi import LEGAL_HOLD
 from app.pagination import Page, Pagination
 from app.users import service
 from app.users.schemas import (
@@ -29,7 +30,12 @@ async def update_me(body: UserPatch, user: CurrentUser):
     return await service.update_profile(user, body)
 
 
-@router.delete("", operation_id="users_delete_me", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "",
+    operation_id="users_delete_me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=LEGAL_HOLD,
+)
 async def delete_me(body: AccountDeletion, user: CurrentUser) -> Response:
     await service.delete_account(user, body.password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -14,6 +14,7 @@ from app.auth.scoping import owned
 from app.auth.security import new_api_key, sha256_hex, verify_password
 from app.dump import owned_json_lines
 from app.errors import NotFound, Unauthorized
+from app.lifecycle import service as lifecycle
 from app.pagination import CursorParams, Page
 from app.users.schemas import ApiKeyCreate, UserPatch
 from app.zipstream import ZipWriter
@@ -101,6 +102,7 @@ async def delete_account(user: User, password: str | None) -> None:
     the account in place and a second request finishes the job."""
     if user.password_hash is not None and not verify_password(password or "", user.password_hash):
         raise Unauthorized("The password is not correct.")
+    await lifecycle.refuse_if_held(user, "deleting the account")
     owner = ObjectId(str(user.id))
     for model in OWNED_DOCUMENTS:
         await owned(model, owner, trash="include").delete_many()

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import CurrentUser, require_area
 from app.files.schemas import FileRead
-from app.openapi import problems
+from app.openapi import LEGAL_HOLD, problems
 from app.pagination import Page, Pagination
 from app.schemas import Permanent
 from app.workflows import service
@@ -57,7 +57,10 @@ async def update_workflow(workflow_id: str, body: WorkflowPatch, user: CurrentUs
 
 
 @router.delete(
-    "/{workflow_id}", operation_id="workflows_delete", status_code=status.HTTP_204_NO_CONTENT
+    "/{workflow_id}",
+    operation_id="workflows_delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=LEGAL_HOLD,
 )
 async def delete_workflow(
     workflow_id: str, user: CurrentUser, permanent: Permanent = False
