@@ -18,12 +18,14 @@ from rich.table import Table
 from app import database
 from app.budgets.check import Drift, check_quotas
 from app.database import get_db
+from app.diagnostics.render import print_report
 from app.diagnostics.service import diagnose
 from app.dump import DumpError, export_database, import_database
 from app.imports.reader import BadExport, open_export
 from app.imports.service import new_job, run_import
 from app.jobs.cleanup import run_cleanup
 from app.migrations.runner import MigrationLocked, migrate_down, migrate_up, status
+from app.retention.service import RetentionReport, run_retention
 from app.settings import get_settings
 from app.tutorials.service import FixtureError, load_fixtures, seed_tutorials
 from app.usage.rebuild import RebuildReport, rebuild_rollups
@@ -194,6 +196,42 @@ def quota_check(
         raise typer.Exit(1)
 
 
+retention_cli = typer.Typer(no_args_is_help=True, help="Retention policies.")
+cli.add_typer(retention_cli, name="retention")
+
+
+@retention_cli.command("apply")
+def retention_apply(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would move, move nothing")
+    ] = False,
+) -> None:
+    """Move what the retention policy expires into the trash now (README "Data lifecycle"):
+    per user and kind, items and bytes. Safe to rerun and to run beside another process."""
+
+    async def work() -> RetentionReport:
+        with Progress(console=console, transient=False) as progress:
+            task = progress.add_task("users", total=None)
+
+            def step(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return await run_retention(dry_run=dry_run, on_user=step)
+
+    report = run_with_database(work)
+    table = Table(title="retention (dry run: nothing moved)" if dry_run else "retention")
+    for column in ("user", "kind", "items", "bytes"):
+        table.add_column(column, justify="right" if column in ("items", "bytes") else "left")
+    for moved in report.moved:
+        table.add_row(str(moved.user_id), moved.kind, str(moved.items), str(moved.bytes))
+    Console().print(table)
+    verb = "would move" if dry_run else "moved"
+    console.print(
+        f"{verb} {report.items} item(s) of {report.users} user(s) to the trash; "
+        f"{report.held} user(s) skipped: under a legal hold"
+    )
+
+
 @cli.command("import-chats")
 def import_chats(
     file: Path,
@@ -330,40 +368,7 @@ def doctor(
     if as_json:
         print(report.model_dump_json(indent=2))
     else:
-        out = Console(soft_wrap=True)
-        engine = report.engine
-        out.print(f"engine      {engine.name} {engine.version} (wire {engine.wire_version})")
-        out.print(f"pool        {engine.pool_size} connection(s) per process")
-        out.print(f"duplicates  {engine.duplicate_codes}")
-        capabilities = Table(title="capabilities")
-        capabilities.add_column("capability")
-        capabilities.add_column("available")
-        for name, available in engine.capabilities.items():
-            capabilities.add_row(name, "yes" if available else "no")
-        out.print(capabilities)
-        for note in engine.notes:
-            out.print(f"note: {note}")
-        indexes = Table(title="indexes")
-        for column in ("collection", "name", "keys", "state"):
-            indexes.add_column(column)
-        for index in report.indexes:
-            style = {"missing": "red", "unexpected": "yellow"}.get(index.state, "")
-            indexes.add_row(index.collection, index.name, index.keys, index.state, style=style)
-        out.print(indexes)
-        counts = Table(title="documents")
-        counts.add_column("collection")
-        counts.add_column("documents", justify="right")
-        for row in report.collections:
-            counts.add_row(row.collection, str(row.documents))
-        out.print(counts)
-        migrations = Table(title="migrations")
-        for column in ("id", "state", "description"):
-            migrations.add_column(column)
-        for migration in report.migrations:
-            style = "" if migration.state == "applied" else "red"
-            migrations.add_row(migration.id, migration.state, migration.description, style=style)
-        out.print(migrations)
-        out.print("healthy" if report.healthy else "[red]not healthy[/red]")
+        print_report(report)
     if not report.healthy:
         raise typer.Exit(1)
 

@@ -33,6 +33,7 @@ from app.lifecycle.router import router as lifecycle_router
 from app.observability import BodyLimitMiddleware, RequestContextMiddleware, configure_logging
 from app.openapi import install_openapi
 from app.projects.router import router as projects_router
+from app.retention.router import router as retention_router
 from app.settings import Settings, get_settings
 from app.shares.router import conversation_shares, site_shares
 from app.shares.router import public_router as public_shares_router
@@ -143,6 +144,7 @@ def _area_routers() -> list:
         imports_router,
         trash_router,
         lifecycle_router,
+        retention_router,
         diagnostics_router,
         admin_analytics_router,
         admin_limits_router,

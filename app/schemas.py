@@ -124,3 +124,8 @@ JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json_object)]
 Permanent = Annotated[
     bool, Query(description="Delete for good now instead of moving it to the trash")
 ]
+
+# `keep` on a PATCH: pinned, so a retention policy never moves it to the trash.
+Keep = Annotated[
+    bool | None, Field(default=None, description="Pinned: retention never moves it to the trash")
+]

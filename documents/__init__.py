@@ -19,6 +19,7 @@ from documents.lifecycle import AuditEntry, LegalHold
 from documents.outbox import OutboxMessage
 from documents.project import Project
 from documents.rate_limit import RateLimitWindow
+from documents.retention import RetentionPolicy
 from documents.share import Share, ShareSnapshot
 from documents.site import Site
 from documents.story import Story
@@ -54,6 +55,7 @@ ALL_DOCUMENTS: list[type] = [
     ImportJob,
     LegalHold,
     AuditEntry,
+    RetentionPolicy,
 ]
 
 OWNED_DOCUMENTS: list[type[OwnedDocument]] = [
@@ -70,6 +72,7 @@ GLOBAL_COLLECTIONS = (
     "shares",
     "legal_holds",
     "audit",
+    "retention_policies",
 )
 
 # Collections that are not Beanie documents (the GridFS bucket), with their indexes.

@@ -126,6 +126,7 @@ class Conversation(OwnedDocument, ConversationFields, Trashable):
 class ConversationCard(ConversationFields):
     """Projection: a conversation without its window of messages."""
 
+    keep: bool = False
     id: PydanticObjectId = Field(alias="_id")
     owner_id: PydanticObjectId
     created_at: datetime

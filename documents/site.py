@@ -104,6 +104,7 @@ class SiteCard(BaseModel):
     current_version: int = 0
     published_version: int | None = None
     preview: SitePreview | None = None
+    keep: bool = False
     created_at: datetime
     updated_at: datetime
 

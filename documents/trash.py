@@ -16,6 +16,7 @@ class Trashable(BaseModel):
 
     trashable: ClassVar[bool] = True
     trashed_at: datetime | None = None
+    keep: bool = False  # pinned: retention policies never expire it
 
 
 class TrashedCard(BaseModel):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, IndexModel
 
 from documents.base import TimestampedDocument
+from documents.retention import RetentionRules
 
 
 class NotificationSettings(BaseModel):
@@ -40,6 +41,7 @@ class User(TimestampedDocument):
     email_verified: bool = False
     settings: UserSettings = Field(default_factory=UserSettings)
     limits: UserLimits = Field(default_factory=UserLimits)
+    retention: RetentionRules | None = None  # stricter than the administrators', if set
 
     class Settings:
         name = "users"

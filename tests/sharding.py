@@ -59,6 +59,8 @@ ALLOWED_FUNCTIONS = {
     ("app/budgets/service.py", "release_expired"),
     # At start, the import jobs whose process stopped, across owners (by status and heartbeat).
     ("app/imports/service.py", "fail_interrupted"),
+    # The trash's expiry, by `trashed_at` across owners (cleanup).
+    ("app/trash/service.py", "expire_trash"),
     # An anonymous visitor of /p/{site_id}/ knows the site, not its owner; sharded, this lookup
     # would go through a small unsharded map of published site → owner.
     ("app/sites/service.py", "published_file"),

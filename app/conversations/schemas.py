@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
 from app.money import UsdIn, to_usd
-from app.schemas import IdStr, JsonObject, ObjectIdIn, ResourceRead, StrictInput
+from app.schemas import IdStr, JsonObject, Keep, ObjectIdIn, ResourceRead, StrictInput
 from documents.conversation import MessageRole, MessageType
 
 MAX_CONTENT_BYTES = 1024 * 1024
@@ -41,7 +41,8 @@ class ConversationCreate(StrictInput):
 
 
 class ConversationPatch(StrictInput):
-    not_null = ("archived",)
+    not_null = ("archived", "keep")
+    keep: Keep = None
     title: Title | None = None
     context: JsonObject | None = None
     metadata: JsonObject | None = None
@@ -66,6 +67,7 @@ class ConversationRead(ResourceRead):
     metadata: dict | None
     expires_at: datetime | None
     temporary: bool = False
+    keep: bool = False
     archived: bool
     forked_from: ForkOriginRead | None = None
     source: ConversationSourceRead | None = None

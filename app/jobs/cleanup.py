@@ -15,6 +15,7 @@ from app import storage
 from app.budgets.service import release_expired
 from app.jobs.conversations import delete_expired, purge_temporary
 from app.lifecycle import service as lifecycle
+from app.retention.service import run_retention
 from app.settings import get_settings
 from app.trash.service import expire_trash
 from app.usage.rollups import fold_pending
@@ -33,6 +34,7 @@ class CleanupReport(storage.CollectionReport):
     trash_purged: int = 0
     trash_held: int = 0  # due, but their owner is under a legal hold
     temporary_purged: int = 0
+    retention_moved: int = 0  # items the retention policy moved to the trash
     expired_conversations: int = 0
     archive_buckets: int = 0
     rate_limit_windows: int = 0
@@ -72,6 +74,7 @@ async def run_cleanup(
     if temporary_keep is None:
         temporary_keep = timedelta(hours=settings.temporary_chat_hours)
     held = await lifecycle.held_users()
+    retention = await run_retention(dry_run=dry_run)
     # First, so the blobs of what they purge are collected in the same run.
     expired = await expire_trash(now, trash_keep, dry_run=dry_run)
     temporary = await purge_temporary(now, temporary_keep, held=held, dry_run=dry_run)
@@ -88,6 +91,7 @@ async def run_cleanup(
         trash_purged=expired.purged,
         trash_held=expired.held,
         temporary_purged=temporary,
+        retention_moved=retention.items,
         expired_conversations=conversations,
         archive_buckets=buckets,
         dry_run=dry_run,

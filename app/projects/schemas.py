@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import StringConstraints
 
-from app.schemas import IdStr, JsonObject, ResourceRead, StrictInput
+from app.schemas import IdStr, JsonObject, Keep, ResourceRead, StrictInput
 from documents.project import Project, ProjectStatus, Visibility
 from documents.user import User
 
@@ -22,7 +22,8 @@ class ProjectCreate(StrictInput):
 
 
 class ProjectPatch(StrictInput):
-    not_null = ("name", "status", "visibility")
+    not_null = ("name", "status", "visibility", "keep")
+    keep: Keep = None
     name: Name | None = None
     description: Description | None = None
     status: Status | None = None
@@ -32,6 +33,7 @@ class ProjectPatch(StrictInput):
 
 class ProjectRead(ResourceRead):
     owner_id: IdStr
+    keep: bool = False
     name: str
     description: str | None
     status: Status

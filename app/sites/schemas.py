@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.schemas import IdStr, JsonObject, ObjectIdIn, ResourceRead, StrictInput
+from app.schemas import IdStr, JsonObject, Keep, ObjectIdIn, ResourceRead, StrictInput
 from app.settings import Settings
 from app.sites.paths import InvalidPath, normalise_path
 from documents.site import Site, SiteCard
@@ -105,7 +105,8 @@ class SiteCreate(StrictInput):
 
 
 class SitePatch(StrictInput):
-    not_null = ("title",)
+    not_null = ("title", "keep")
+    keep: Keep = None
     title: Title | None = None
     description: Description | None = None
     theme: JsonObject | None = None
@@ -154,6 +155,7 @@ class SiteSummary(ResourceRead):
     published_version: int | None
     published_url: str | None
     preview_file_id: IdStr | None
+    keep: bool = False
 
     @classmethod
     def of(cls, site: SiteCard | Site, settings: Settings) -> Self:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.schemas import IdStr, ObjectIdIn, ResourceRead, StrictInput
+from app.schemas import IdStr, Keep, ObjectIdIn, ResourceRead, StrictInput
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=50_000)]
@@ -24,7 +24,8 @@ class StoryCreate(StrictInput):
 
 
 class StoryPatch(StrictInput):
-    not_null = ("title", "text", "is_favorite")
+    not_null = ("title", "text", "is_favorite", "keep")
+    keep: Keep = None
     title: Title | None = None
     text: StoryTextIn | None = None
     is_favorite: bool | None = None
@@ -36,6 +37,7 @@ class StoryTextRead(BaseModel):
 
 
 class StoryRead(ResourceRead):
+    keep: bool = False
     title: str
     text: StoryTextRead
     drawing_id: IdStr | None = None

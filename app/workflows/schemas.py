@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from app.schemas import IdStr, ObjectIdIn, ResourceRead, StrictInput
+from app.schemas import IdStr, Keep, ObjectIdIn, ResourceRead, StrictInput
 from documents.workflow import PhaseStatus, WorkflowStatus
 
 PhaseName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")]
@@ -26,6 +26,8 @@ class WorkflowCreate(StrictInput):
 
 
 class WorkflowPatch(StrictInput):
+    not_null = ("keep",)
+    keep: Keep = None
     title: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     enhanced_story: Annotated[str, StringConstraints(max_length=200_000)] | None = None
 
@@ -60,6 +62,7 @@ class SceneRead(BaseModel):
 
 
 class WorkflowRead(ResourceRead):
+    keep: bool = False
     prompt: str
     title: str | None
     enhanced_story: str | None
