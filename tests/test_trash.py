@@ -4,6 +4,8 @@ removes it with everything that goes with it, down to the blob bytes and the sto
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -86,6 +88,14 @@ KINDS: dict[str, tuple[str, Maker]] = {
 }
 
 
+async def export_of(client: httpx.AsyncClient, user: TestUser) -> dict[str, bytes]:
+    """The account export's members: every owned collection and blob, as stored."""
+    response = await client.get(f"{API}/users/me/export", headers=user.headers)
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
 async def trash_of(client: httpx.AsyncClient, user: TestUser, **params) -> list[dict]:
     page = await client.get(f"{API}/trash", params=params, headers=user.headers)
     assert page.status_code == 200, page.text
@@ -116,6 +126,7 @@ async def test_delete_restore_and_purge_each_kind(
     item_id = await make(client, alice)
     path = f"{API}/{area}/{item_id}"
     before = (await client.get(path, headers=alice.headers)).json()
+    exported = await export_of(client, alice)
 
     assert (await client.delete(path, headers=alice.headers)).status_code == 204
     assert (await client.get(path, headers=alice.headers)).status_code == 404
@@ -129,6 +140,7 @@ async def test_delete_restore_and_purge_each_kind(
     restored = await client.post(f"{API}/trash/{item_id}/restore", headers=alice.headers)
     assert restored.status_code == 200 and restored.json()["id"] == item_id
     assert (await client.get(path, headers=alice.headers)).json() == before
+    assert await export_of(client, alice) == exported  # all of it, exactly as it was
     assert await trash_of(client, alice) == []
 
     await client.delete(path, headers=alice.headers)
