@@ -96,6 +96,11 @@ async def export_of(client: httpx.AsyncClient, user: TestUser) -> dict[str, byte
         return {name: archive.read(name) for name in archive.namelist()}
 
 
+async def used_bytes(client: httpx.AsyncClient, user: TestUser) -> int:
+    limits = (await client.get(f"{API}/users/me/limits", headers=user.headers)).json()
+    return limits["storage"]["used_bytes"]
+
+
 async def trash_of(client: httpx.AsyncClient, user: TestUser, **params) -> list[dict]:
     page = await client.get(f"{API}/trash", params=params, headers=user.headers)
     assert page.status_code == 200, page.text
@@ -123,6 +128,7 @@ async def test_delete_restore_and_purge_each_kind(
     client: httpx.AsyncClient, alice: TestUser, kind: str
 ) -> None:
     area, make = KINDS[kind]
+    baseline = await used_bytes(client, alice)
     item_id = await make(client, alice)
     path = f"{API}/{area}/{item_id}"
     before = (await client.get(path, headers=alice.headers)).json()
@@ -149,6 +155,10 @@ async def test_delete_restore_and_purge_each_kind(
     assert (await client.get(path, headers=alice.headers)).status_code == 404
     again = await client.post(f"{API}/trash/{item_id}/restore", headers=alice.headers)
     assert again.status_code == 404
+    await run_cleanup(blob_grace=timedelta(0))
+    assert await used_bytes(client, alice) == baseline  # its bytes no longer counted, nor kept
+    blobs = {"metadata.owner_id": ObjectId(alice.id)}
+    assert await get_db()[FILES].count_documents(blobs) == 0
 
 
 async def test_permanent_delete_skips_the_trash(client: httpx.AsyncClient, alice: TestUser) -> None:
@@ -202,6 +212,11 @@ async def test_a_share_of_a_trashed_conversation_is_410_until_restored(
     assert gone.status_code == 410 and "trash" in gone.json()["detail"]
     await client.post(f"{API}/trash/{conversation_id}/restore", headers=alice.headers)
     assert (await client.get(f"/{link}")).status_code == 200
+    await client.delete(f"{API}/conversations/{conversation_id}", headers=alice.headers)
+    await client.delete(f"{API}/trash/{conversation_id}", headers=alice.headers)
+    assert (await client.get(f"/{link}")).status_code == 404  # purged with its conversation
+    shares = await client.get(f"{API}/shares", headers=alice.headers)
+    assert shares.json()["items"] == []
 
 
 async def test_the_trash_pages_across_kinds_newest_first_and_empties(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -57,16 +58,25 @@ class Written:
     files: int = 0  # files stored
 
 
-def _derived_id(*parts: str) -> ObjectId:
-    return ObjectId(hashlib.sha256("\x1f".join(parts).encode()).digest()[:12])
+def _derived_ids(*prefix: str) -> Callable[[str], ObjectId]:
+    """Ids derived from the source (sha256 of the parts, cut to 12 bytes): the same on every
+    import of the same thing. For many ids under one prefix, the prefix is hashed once."""
+    hashed = hashlib.sha256(("\x1f".join(prefix) + "\x1f").encode())
+
+    def derive(last: str) -> ObjectId:
+        digest = hashed.copy()
+        digest.update(last.encode())
+        return ObjectId(digest.digest()[:12])
+
+    return derive
 
 
 def conversation_id_for(owner_id: ObjectId, kind: str, source_id: str) -> ObjectId:
-    return _derived_id("conversation", str(owner_id), kind, source_id)
+    return _derived_ids("conversation", str(owner_id), kind)(source_id)
 
 
 def message_id_for(conversation_id: ObjectId, source_id: str) -> ObjectId:
-    return _derived_id("message", str(conversation_id), source_id)
+    return _derived_ids("message", str(conversation_id))(source_id)
 
 
 def safe_metadata(value: Any) -> tuple[dict[str, Any] | None, str | None]:
@@ -111,10 +121,8 @@ def build_messages(
     problems: list[str] = []
     raws: list[dict[str, Any]] = []
     files: list[PlannedFile] = []
-    ids = {
-        item.message.source_id: message_id_for(conversation_id, item.message.source_id)
-        for item in settled.messages
-    }
+    message_id = _derived_ids("message", str(conversation_id))
+    ids = {item.message.source_id: message_id(item.message.source_id) for item in settled.messages}
     for item in settled.messages:
         message = item.message
         content = message.content
@@ -133,11 +141,8 @@ def build_messages(
         if message.files:
             names = [f.name for f in message.files]
             metadata = {**(metadata or {}), "files": names}
-            stored_files = plan_files(
-                ids[message.source_id],
-                message.files,
-                lambda source_id: _derived_id("file", str(conversation_id), source_id),
-            )
+            file_id = _derived_ids("file", str(conversation_id))
+            stored_files = plan_files(ids[message.source_id], message.files, file_id)
             files.extend(stored_files)
             file_ids = [f.file_id for f in stored_files] or None
         kind = "code" if (metadata or {}).get("type") == "code" else "text"
@@ -150,17 +155,21 @@ def build_messages(
             "role": message.role,
             "content": content,
             "type": kind,
-            "parent_id": ids[item.parent] if item.parent else None,
-            "model": message.model[:128] if message.model else None,
             "created_at": to_millis(item.created_at),
             "day": day_of(item.created_at),
             "size": size + len((reasoning or "").encode()) + MESSAGE_OVERHEAD_BYTES,
-            "reasoning": reasoning,
-            "status": message.status[:64] if message.status else None,
-            "metadata": metadata,
-            "file_ids": file_ids,
         }
-        raws.append({key: value for key, value in stored.items() if value is not None})
+        for key, value in (
+            ("parent_id", ids[item.parent] if item.parent else None),
+            ("model", message.model[:128] if message.model else None),
+            ("reasoning", reasoning),
+            ("status", message.status[:64] if message.status else None),
+            ("metadata", metadata),
+            ("file_ids", file_ids),
+        ):
+            if value is not None:
+                stored[key] = value
+        raws.append(stored)
     return raws, files, problems
 
 
