@@ -20,7 +20,7 @@ its filters from `filter()`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Generic, Literal, TypeVar, overload
 
 from beanie import PydanticObjectId, UpdateResponse
@@ -32,9 +32,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from app.engine import increment_within, retrying
 from app.errors import NotFound
-from app.lifecycle import service as lifecycle
 from app.pagination import CursorParams, Page, after_cursor, page_of
-from documents.base import OwnedDocument, utcnow
+from documents.base import OwnedDocument
 from documents.user import User
 
 D = TypeVar("D", bound=OwnedDocument)
@@ -266,36 +265,6 @@ class Scope(Generic[D]):
         return await increment_within(
             self.collection, filter_, increments, total=total, limit=limit, first=first
         )
-
-    async def discard_or_404(
-        self,
-        document_id: Any,
-        *,
-        permanent: bool,
-        purge: Callable[[ObjectId, ObjectId], Awaitable[None]],
-    ) -> None:
-        """A delete: into the trash, or (`permanent`) the document and then what `purge`
-        removes with it (archives, shares, blob references)."""
-        if not permanent:
-            await self.trash_or_404(document_id)
-            return
-        assert self.owner_id is not None
-        await lifecycle.refuse_if_held(self.owner_id, "deleting for good")
-        oid = await self.delete_or_404(document_id)
-        await purge(self.owner_id, oid)
-        await lifecycle.record(
-            "delete.permanent",
-            actor=self.owner_id,
-            user=self.owner_id,
-            kind=self.model.noun,
-            id=oid,
-        )
-
-    async def trash_or_404(self, document_id: Any) -> ObjectId:
-        """Move one document to the trash (`documents.trash`); its id."""
-        if not await self.update_one(document_id, {"$set": {"trashed_at": utcnow()}}):
-            raise self.not_found()
-        return self.id_filter(document_id)["_id"]
 
     async def delete_or_404(self, document_id: Any) -> ObjectId:
         """Delete one owned document; its id, for what the caller deletes next."""

@@ -23,6 +23,7 @@ from app.links import require_owned_links
 from app.money import to_micros
 from app.pagination import CursorParams, Page, position_of
 from app.shares.service import delete_shares_of
+from app.trash.moves import discard_or_404
 from app.usage.ledger import record_usage_event
 from documents.base import day_of, utcnow
 from documents.conversation import (
@@ -119,9 +120,8 @@ async def update_conversation(
 
 async def delete_conversation(user: User, conversation_id: str, *, permanent: bool = False) -> None:
     """Into the trash, or (`permanent`) gone with its archives and shares."""
-    await conversations_of(user).discard_or_404(
-        conversation_id, permanent=permanent, purge=purge_conversation
-    )
+    scope = conversations_of(user)
+    await discard_or_404(scope, conversation_id, permanent=permanent, purge=purge_conversation)
 
 
 async def purge_conversation(owner_id: ObjectId, oid: ObjectId) -> None:

@@ -14,6 +14,7 @@ from app.content_types import sniff
 from app.errors import Unprocessable, UnsupportedMediaType
 from app.files.service import store_upload
 from app.pagination import CursorParams, Page
+from app.trash.moves import discard_or_404
 from app.tutorials.service import tutorial_exists
 from app.uploads import MultipartUpload
 from documents.base import utcnow
@@ -117,7 +118,7 @@ async def list_drawings(
 
 async def delete_drawing(user: User, drawing_id: str, *, permanent: bool = False) -> None:
     """Into the trash, or (`permanent`) gone with its image files."""
-    await drawings_of(user).discard_or_404(drawing_id, permanent=permanent, purge=purge_drawing)
+    await discard_or_404(drawings_of(user), drawing_id, permanent=permanent, purge=purge_drawing)
 
 
 async def purge_drawing(owner_id: ObjectId, oid: ObjectId) -> None:

@@ -13,6 +13,7 @@ from app.content_types import IMAGE_TYPES, detect, safe_filename
 from app.errors import Unprocessable
 from app.links import require_owned_links
 from app.pagination import CursorParams, Page
+from app.trash.moves import discard_or_404
 from app.uploads import MultipartUpload
 from documents import LINKABLE
 from documents.file import StoredFile
@@ -93,7 +94,7 @@ async def list_files(
 
 async def delete_file(user: User, file_id: str, *, permanent: bool = False) -> None:
     """Into the trash, or (`permanent`) the handle goes."""
-    await owned(StoredFile, user).discard_or_404(file_id, permanent=permanent, purge=purge_file)
+    await discard_or_404(owned(StoredFile, user), file_id, permanent=permanent, purge=purge_file)
 
 
 async def purge_file(owner_id: ObjectId, oid: ObjectId) -> None:

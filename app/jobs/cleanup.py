@@ -74,9 +74,9 @@ async def run_cleanup(
     if temporary_keep is None:
         temporary_keep = timedelta(hours=settings.temporary_chat_hours)
     held = await lifecycle.held_users()
-    retention = await run_retention(dry_run=dry_run)
+    retention = await run_retention(dry_run=dry_run, held=held)
     # First, so the blobs of what they purge are collected in the same run.
-    expired = await expire_trash(now, trash_keep, dry_run=dry_run)
+    expired = await expire_trash(now, trash_keep, held=held, dry_run=dry_run)
     temporary = await purge_temporary(now, temporary_keep, held=held, dry_run=dry_run)
     conversations, buckets = await delete_expired(now, dry_run=dry_run, held=held)
     blobs = await storage.collect_unreferenced(

@@ -8,6 +8,7 @@ from bson import ObjectId
 
 from app.auth.scoping import owned
 from app.conversations.service import purge_conversation
+from app.trash.moves import purge_one
 from documents.conversation import Conversation, ConversationArchive, ConversationCard
 
 # Buckets younger than this may belong to a fork whose conversation is not inserted yet.
@@ -57,7 +58,7 @@ async def purge_temporary(
             continue
         if dry_run:
             purged += 1
-        elif await owned(Conversation, owner, trash="include").delete_many({"_id": card.id, **due}):
-            await purge_conversation(owner, card.id)
-            purged += 1
+        else:
+            scope = owned(Conversation, owner, trash="include")
+            purged += await purge_one(scope, card.id, purge_conversation, due)
     return purged

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from beanie import PydanticObjectId
+from beanie import PydanticObjectId, UpdateResponse
 from bson import ObjectId
 
+from app.auth.scoping import owner_id_of, parse_object_id
 from app.errors import Conflict, LegalHoldActive, NotFound, Unprocessable
 from app.pagination import CursorParams, Page, after_cursor, page_of
 from documents.base import utcnow
@@ -25,17 +26,8 @@ from documents.user import User
 ACTIVE = {"released_at": None}
 
 
-def _parse_id(value: str) -> ObjectId | None:
-    """(Not `app.auth.scoping`'s: the scopes ask this module about holds.)"""
-    return ObjectId(value) if isinstance(value, str) and ObjectId.is_valid(value) else None
-
-
-def _id_of(user: User | ObjectId) -> ObjectId:
-    return user if isinstance(user, ObjectId) else ObjectId(str(user.id))
-
-
 async def is_held(user: User | ObjectId) -> bool:
-    return await LegalHold.find_one({"user_id": _id_of(user), **ACTIVE}) is not None
+    return await LegalHold.find_one({"user_id": owner_id_of(user), **ACTIVE}) is not None
 
 
 async def refuse_if_held(user: User | ObjectId, what: str) -> None:
@@ -58,15 +50,15 @@ async def record(
 ) -> None:
     await AuditEntry(
         action=action,
-        actor_id=_id_of(actor) if actor is not None else None,
-        user_id=_id_of(user) if user is not None else None,
+        actor_id=owner_id_of(actor) if actor is not None else None,
+        user_id=owner_id_of(user) if user is not None else None,
         # Ids as strings: the trail is read as JSON, by administrators and their tools.
         details={k: str(v) if isinstance(v, ObjectId) else v for k, v in details.items()},
     ).insert()
 
 
 async def place_hold(admin: User, user_id: str, reason: str) -> LegalHold:
-    oid = _parse_id(user_id)
+    oid = parse_object_id(user_id)
     if oid is None or await User.find_one({"_id": oid}) is None:
         raise NotFound("No such user.")
     hold = LegalHold(user_id=oid, reason=reason, created_by=PydanticObjectId(str(admin.id)))
@@ -77,18 +69,19 @@ async def place_hold(admin: User, user_id: str, reason: str) -> LegalHold:
 
 async def release_hold(admin: User, hold_id: str) -> LegalHold:
     """The hold stays, released (one guarded update: of two releases, one wins)."""
-    oid = _parse_id(hold_id)
-    if oid is None or (hold := await LegalHold.get(oid)) is None:
+    oid = parse_object_id(hold_id)
+    released = None
+    if oid is not None:
+        released = await LegalHold.find_one({"_id": oid, **ACTIVE}).update(
+            {"$set": {"released_at": utcnow(), "released_by": PydanticObjectId(str(admin.id))}},
+            response_type=UpdateResponse.NEW_DOCUMENT,
+        )
+    if released is None:
+        if oid is not None and await LegalHold.get(oid) is not None:
+            raise Conflict("This hold was released already.")
         raise NotFound("No such hold.")
-    released = await LegalHold.find_one({"_id": oid, **ACTIVE}).update(
-        {"$set": {"released_at": utcnow(), "released_by": PydanticObjectId(str(admin.id))}}
-    )
-    if released is None or released.modified_count != 1:
-        raise Conflict("This hold was released already.")
-    await record("hold.release", actor=admin, user=hold.user_id, hold_id=oid)
-    found = await LegalHold.get(oid)
-    assert found is not None
-    return found
+    await record("hold.release", actor=admin, user=released.user_id, hold_id=oid)
+    return released
 
 
 async def list_holds(params: CursorParams, *, user_id: str | None = None) -> Page[LegalHold]:
@@ -107,7 +100,7 @@ async def list_audit(
 
 
 def _user_filter(user_id: str) -> ObjectId:
-    oid = _parse_id(user_id)
+    oid = parse_object_id(user_id)
     if oid is None:
         raise Unprocessable("`user_id` is not an id.", field="query.user_id")
     return oid

@@ -10,6 +10,7 @@ from bson import ObjectId
 from app.auth.scoping import owned, readable
 from app.pagination import CursorParams, Page
 from app.projects.schemas import ProjectCreate, ProjectPatch
+from app.trash.moves import discard_or_404
 from documents.base import utcnow
 from documents.project import Project
 from documents.user import User
@@ -42,7 +43,7 @@ async def update_project(user: User, project_id: str, patch: ProjectPatch) -> Pr
 
 async def delete_project(user: User, project_id: str, *, permanent: bool = False) -> None:
     """Into the trash, or (`permanent`) gone."""
-    await owned(Project, user).discard_or_404(project_id, permanent=permanent, purge=purge_project)
+    await discard_or_404(owned(Project, user), project_id, permanent=permanent, purge=purge_project)
 
 
 async def purge_project(owner_id: ObjectId, oid: ObjectId) -> None:

@@ -118,13 +118,15 @@ async def run_retention(
     actor: User | None = None,
     rules: RetentionRules | None = None,
     on_user: Callable[[int, int], Any] | None = None,
+    held: set[ObjectId] | None = None,
 ) -> RetentionReport:
     """Move what the policy (or `rules`, for a preview) expires into the trash, or with
     `dry_run` count it (items and bytes) without changing anything. `on_user(done, total)`
     after each user: the command line's progress bar."""
     admin = rules if rules is not None else (await get_policy()).rules
     now = utcnow()
-    held = await lifecycle.held_users()
+    if held is None:  # else the caller read them already
+        held = await lifecycle.held_users()
     report = RetentionReport(dry_run=dry_run)
     # Without a policy of the administrators', only users with their own can have a limit.
     anyone = any(admin.days(kind) for kind in RETENTION_KINDS)

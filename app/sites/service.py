@@ -25,6 +25,7 @@ from app.sites.versions import (
     manifest_of_version,
     remember_manifest,
 )
+from app.trash.moves import discard_or_404
 from app.zipstream import ZipWriter
 from documents.base import utcnow
 from documents.site import (
@@ -156,7 +157,7 @@ async def update_site(user: User, site_id: str, patch: SitePatch) -> Site:
 
 async def delete_site(user: User, site_id: str, *, permanent: bool = False) -> None:
     """Into the trash, or (`permanent`) gone with its shares."""
-    await sites_of(user).discard_or_404(site_id, permanent=permanent, purge=purge_site)
+    await discard_or_404(sites_of(user), site_id, permanent=permanent, purge=purge_site)
 
 
 async def purge_site(owner_id: ObjectId, oid: ObjectId) -> None:

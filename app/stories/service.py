@@ -12,6 +12,7 @@ from app.files.service import file_to_reference
 from app.links import require_owned_links
 from app.pagination import CursorParams, Page
 from app.stories.schemas import StoryCreate, StoryPatch
+from app.trash.moves import discard_or_404
 from documents.base import utcnow
 from documents.file import StoredFile
 from documents.story import Story
@@ -68,7 +69,7 @@ async def update_story(user: User, story_id: str, patch: StoryPatch) -> Story:
 
 async def delete_story(user: User, story_id: str, *, permanent: bool = False) -> None:
     """Into the trash, or (`permanent`) gone."""
-    await stories_of(user).discard_or_404(story_id, permanent=permanent, purge=purge_story)
+    await discard_or_404(stories_of(user), story_id, permanent=permanent, purge=purge_story)
 
 
 async def purge_story(owner_id: ObjectId, oid: ObjectId) -> None:

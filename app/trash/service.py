@@ -26,6 +26,7 @@ from app.projects.service import purge_project
 from app.settings import Settings
 from app.sites.service import purge_site
 from app.stories.service import purge_story
+from app.trash.moves import purge_one
 from app.trash.schemas import TrashItemRead, TrashKind
 from app.workflows.service import purge_workflow
 from documents.base import OwnedDocument
@@ -109,23 +110,19 @@ async def restore(user: User, item_id: str, settings: Settings) -> TrashItemRead
 async def purge(user: User, item_id: str) -> None:
     kind, card = await _find(user, item_id)
     await lifecycle.refuse_if_held(user, "purging the trash")
-    if not await owned(kind.model, user, trash="only").delete_many({"_id": card.id}):
-        raise NotFound("Nothing with this id is in your trash.")
-    await kind.purge(ObjectId(str(user.id)), card.id)
+    if not await purge_one(owned(kind.model, user, trash="only"), card.id, kind.purge):
+        raise NotFound("Nothing with this id is in your trash.")  # purged meanwhile
     await lifecycle.record("trash.purge", actor=user, user=user, kind=kind.name, id=card.id)
 
 
 async def empty(user: User) -> int:
     """Purge everything in the caller's trash; how many items went."""
     await lifecycle.refuse_if_held(user, "emptying the trash")
-    owner = ObjectId(str(user.id))
     purged = 0
     for kind in KINDS.values():
         scope = owned(kind.model, user, trash="only")
         for oid in await scope.distinct("_id"):
-            if await scope.delete_many({"_id": oid}):
-                await kind.purge(owner, oid)
-                purged += 1
+            purged += await purge_one(scope, oid, kind.purge)
     await lifecycle.record("trash.empty", actor=user, user=user, purged=purged)
     return purged
 
@@ -148,13 +145,15 @@ class Expired:
     held: int = 0  # due, but their owner is under a legal hold
 
 
-async def expire_trash(now: datetime, keep: timedelta, *, dry_run: bool = False) -> Expired:
+async def expire_trash(
+    now: datetime, keep: timedelta, *, held: set[ObjectId], dry_run: bool = False
+) -> Expired:
     """Purge what has been in any owner's trash for longer than `keep` (`TRASH_DAYS`): a sweep
-    by date across owners (README "Scaling"), skipping owners under a legal hold. Each item is
-    deleted by one guarded delete, so two processes running it purge each item once."""
+    by date across owners (README "Scaling"), skipping the `held` owners (under a legal hold).
+    Each item is deleted by one guarded delete, so two processes running it purge each item
+    once."""
     cutoff = now - keep
     due = {"trashed_at": {"$ne": None, "$lt": cutoff}}
-    held = await lifecycle.held_users()
     done = Expired()
     for kind in KINDS.values():
         for card in await kind.model.find(due, projection_model=TrashedCard).to_list():
@@ -163,11 +162,10 @@ async def expire_trash(now: datetime, keep: timedelta, *, dry_run: bool = False)
                 done.held += 1
             elif dry_run:
                 done.purged += 1
-            elif await owned(kind.model, owner, trash="only").delete_many(
-                {"_id": card.id, "trashed_at": {"$lt": cutoff}}
-            ):
-                await kind.purge(owner, card.id)
-                done.purged += 1
+            else:
+                scope = owned(kind.model, owner, trash="only")
+                guard = {"trashed_at": {"$lt": cutoff}}
+                done.purged += await purge_one(scope, card.id, kind.purge, guard)
     if done.purged and not dry_run:
         await lifecycle.record("trash.expire", actor=None, user=None, purged=done.purged)
     return done

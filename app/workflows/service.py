@@ -13,6 +13,7 @@ from app.auth.scoping import Scope, owned
 from app.errors import Conflict, NotFound, Unprocessable
 from app.files.service import file_to_reference
 from app.pagination import CursorParams, Page
+from app.trash.moves import discard_or_404
 from app.workflows.schemas import PhaseUpdate, SceneIn, WorkflowCreate, WorkflowPatch
 from documents.base import utcnow
 from documents.file import StoredFile
@@ -63,7 +64,7 @@ async def update_workflow(user: User, workflow_id: str, patch: WorkflowPatch) ->
 
 async def delete_workflow(user: User, workflow_id: str, *, permanent: bool = False) -> None:
     """Into the trash, or (`permanent`) gone."""
-    await workflows_of(user).discard_or_404(workflow_id, permanent=permanent, purge=purge_workflow)
+    await discard_or_404(workflows_of(user), workflow_id, permanent=permanent, purge=purge_workflow)
 
 
 async def purge_workflow(owner_id: ObjectId, oid: ObjectId) -> None:
