@@ -88,7 +88,7 @@ def _pool_size(url: str, profile: engine.EngineProfile, requested: int | None) -
 
 def declared_indexes() -> dict[str, list[IndexModel]]:
     """Every index the code relies on, by collection: the documents' `Settings.indexes` and
-    the GridFS bucket's."""
+    the GridFS bucket's, those the connected engine can build."""
     indexes: dict[str, list[IndexModel]] = {}
     for model in ALL_DOCUMENTS:
         settings = getattr(model, "Settings", None)
@@ -97,7 +97,9 @@ def declared_indexes() -> dict[str, list[IndexModel]]:
             indexes.setdefault(model.get_settings().name, []).extend(declared)
     for name, raw_indexes in RAW_COLLECTION_INDEXES.items():
         indexes.setdefault(name, []).extend(raw_indexes)
-    return indexes
+    # Only what the connected engine can build (text indexes are not on every engine).
+    supported = {c: engine.supported_indexes(engine.profile(), i) for c, i in indexes.items()}
+    return {c: i for c, i in supported.items() if i}
 
 
 async def ensure_indexes(db: AsyncDatabase | None = None) -> None:

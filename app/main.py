@@ -24,6 +24,7 @@ from app.diagnostics.router import router as diagnostics_router
 from app.drawings.router import router as drawings_router
 from app.errors import install_error_handlers
 from app.files.router import router as files_router
+from app.folders.router import router as folders_router
 from app.generations.router import router as generations_router
 from app.health.router import router as health_router
 from app.imports.router import router as imports_router
@@ -34,6 +35,7 @@ from app.observability import BodyLimitMiddleware, RequestContextMiddleware, con
 from app.openapi import install_openapi
 from app.projects.router import router as projects_router
 from app.retention.router import router as retention_router
+from app.search.router import router as search_router
 from app.settings import Settings, get_settings
 from app.shares.router import conversation_shares, site_shares
 from app.shares.router import public_router as public_shares_router
@@ -41,6 +43,7 @@ from app.shares.router import router as shares_router
 from app.sites.router import public_router as public_sites_router
 from app.sites.router import router as sites_router
 from app.stories.router import router as stories_router
+from app.tags.router import router as tags_router
 from app.trash.router import router as trash_router
 from app.tutorials.router import router as tutorials_router
 from app.usage.router import router as usage_router
@@ -142,6 +145,9 @@ def _area_routers() -> list:
         shares_router,
         limits_router,
         imports_router,
+        search_router,
+        folders_router,
+        tags_router,
         trash_router,
         lifecycle_router,
         retention_router,

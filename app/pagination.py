@@ -54,23 +54,28 @@ async def cursor_params(
 Pagination = Annotated[CursorParams, Depends(cursor_params)]
 
 
-def encode_cursor(value: Any, object_id: ObjectId) -> str:
+def encode_cursor(value: Any, object_id: ObjectId, pinned: bool | None = None) -> str:
     if isinstance(value, datetime):
         payload = ["d", value.isoformat(), str(object_id)]
     else:
         payload = ["v", value, str(object_id)]
+    if pinned is not None:  # a list with its pinned items first
+        payload.append(pinned)
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[Any, ObjectId]:
+def decode_cursor(cursor: str, *, pinned_first: bool = False) -> tuple[Any, ObjectId, bool]:
+    """(sort value, `_id`, whether the item was pinned) of the last item of the previous page."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        kind, value, object_id = json.loads(base64.urlsafe_b64decode(padded))
+        kind, value, object_id, *rest = json.loads(base64.urlsafe_b64decode(padded))
         if kind == "d":
             value = datetime.fromisoformat(value)
         elif kind != "v" or not isinstance(value, str | int | float | None):
             raise ValueError(kind)
-        return value, ObjectId(object_id)
+        if rest != ([rest[0]] if pinned_first and rest and isinstance(rest[0], bool) else []):
+            raise ValueError("a cursor of another list")
+        return value, ObjectId(object_id), bool(rest and rest[0])
     except Exception as exc:
         raise Unprocessable("The cursor is not one this API issued.", field="query.cursor") from exc
 
@@ -83,22 +88,40 @@ def position_of(cursor: str) -> int:
     return int(cursor)
 
 
-def after_cursor(sort_field: str, cursor: str | None) -> dict[str, Any]:
-    """The filter for items after `cursor` in descending (`sort_field`, `_id`) order."""
+def sort_order(sort_field: str, *, pinned_first: bool = False) -> list[str]:
+    """The descending sort of a list, for Beanie: pinned items first where the list has them
+    (`pinned` is true or null, `documents/folder.py`)."""
+    order = ["-_id"] if sort_field == "_id" else [f"-{sort_field}", "-_id"]
+    return ["-pinned", *order] if pinned_first else order
+
+
+def after_cursor(
+    sort_field: str, cursor: str | None, *, pinned_first: bool = False
+) -> dict[str, Any]:
+    """The filter for items after `cursor` in descending (`sort_field`, `_id`) order, after the
+    pinned items first in a list that has them."""
     if not cursor:
         return {}
-    value, object_id = decode_cursor(cursor)
+    value, object_id, pinned = decode_cursor(cursor, pinned_first=pinned_first)
     if sort_field == "_id":
-        return {"_id": {"$lt": object_id}}
-    return {
-        "$or": [
-            {sort_field: {"$lt": value}},
-            {sort_field: value, "_id": {"$lt": object_id}},
-        ]
-    }
+        after: dict[str, Any] = {"_id": {"$lt": object_id}}
+    else:
+        after = {
+            "$or": [
+                {sort_field: {"$lt": value}},
+                {sort_field: value, "_id": {"$lt": object_id}},
+            ]
+        }
+    if not pinned_first:
+        return after
+    if pinned:
+        return {"$or": [{"$and": [{"pinned": True}, after]}, {"pinned": None}]}
+    return {"$and": [{"pinned": None}, after]}
 
 
-def page_of(rows: list[Any], limit: int, sort_field: str) -> Page[Any]:
+def page_of(
+    rows: list[Any], limit: int, sort_field: str, *, pinned_first: bool = False
+) -> Page[Any]:
     """The page from `limit + 1` fetched rows (documents or raw dicts), with the next cursor."""
     if len(rows) <= limit:
         return Page(items=rows)
@@ -106,7 +129,9 @@ def page_of(rows: list[Any], limit: int, sort_field: str) -> Page[Any]:
     last = rows[-1]
     raw = isinstance(last, dict)
     last_id = last["_id"] if raw else last.id
+    pinned = bool(last.get("pinned") if raw else getattr(last, "pinned", None))
+    state = pinned if pinned_first else None
     if sort_field == "_id":
-        return Page(items=rows, next_cursor=encode_cursor(str(last_id), last_id))
+        return Page(items=rows, next_cursor=encode_cursor(str(last_id), last_id, state))
     value = last[sort_field] if raw else getattr(last, sort_field)
-    return Page(items=rows, next_cursor=encode_cursor(value, last_id))
+    return Page(items=rows, next_cursor=encode_cursor(value, last_id, state))

@@ -13,6 +13,7 @@ from documents.budget import Reservation, SpendBudget, StorageUse
 from documents.conversation import Conversation, ConversationArchive
 from documents.drawing import Drawing
 from documents.file import StoredFile
+from documents.folder import Folder
 from documents.generation import Generation
 from documents.import_job import ImportJob
 from documents.lifecycle import AuditEntry, LegalHold
@@ -38,6 +39,7 @@ ALL_DOCUMENTS: list[type] = [
     Project,
     Site,
     StoredFile,
+    Folder,
     Generation,
     Workflow,
     UsageEvent,

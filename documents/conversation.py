@@ -15,9 +15,10 @@ from typing import Any, Literal
 
 from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, TEXT, IndexModel
 
 from documents.base import OwnedDocument
+from documents.folder import Placement, placement_indexes
 from documents.trash import Trashable
 
 # The window rolls into archives past either bound, down to the keep targets.
@@ -61,6 +62,9 @@ class Message(BaseModel):
     status: str | None = None  # an unfinished message, as an import found it ("interrupted")
     metadata: dict[str, Any] | None = None  # citations, attachments' text, tool calls
     file_ids: list[PydanticObjectId] | None = None  # the owner's files it carries (imports)
+    # `content` case- and diacritic-folded, stored only where it differs from the lower-cased
+    # content: what a text index that is diacritic-sensitive matches accent-free queries by.
+    folded: str | None = None
 
 
 class ConversationSource(BaseModel):
@@ -75,7 +79,18 @@ class ForkOrigin(BaseModel):
     message_id: PydanticObjectId
 
 
-class ConversationFields(BaseModel):
+def message_text_index() -> IndexModel:
+    """The text index of a collection of messages (window or archive), where the engine has
+    text indexes (`app/engine/`): tokens as written (no stemming, no stop words), the owner
+    first so every search stays in one owner's entries."""
+    return IndexModel(
+        [("owner_id", ASCENDING), ("messages.content", TEXT), ("messages.folded", TEXT)],
+        name="owner_message_text",
+        default_language="none",
+    )
+
+
+class ConversationFields(Placement):
     """What a conversation holds besides its messages: shared by the document and its
     message-less projection."""
 
@@ -120,6 +135,8 @@ class Conversation(OwnedDocument, ConversationFields, Trashable):
                 name="owner_last_message",
             ),
             IndexModel([("expires_at", ASCENDING)], name="expires_at"),
+            *placement_indexes("activity_at"),
+            message_text_index(),
         ]
 
 
@@ -150,6 +167,7 @@ class ConversationArchive(OwnedDocument):
                 unique=True,
                 name="owner_conversation_bucket",
             ),
+            message_text_index(),
         ]
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import OwnedDocument
+from documents.folder import Placement, placement_indexes
 from documents.trash import Trashable
 
 
@@ -22,7 +23,7 @@ class FileLinks(BaseModel):
     site_id: PydanticObjectId | None = None
 
 
-class StoredFile(OwnedDocument, Trashable):
+class StoredFile(OwnedDocument, Trashable, Placement):
     noun = "file"
     filename: str
     content_type: str
@@ -41,4 +42,5 @@ class StoredFile(OwnedDocument, Trashable):
             IndexModel(
                 [("owner_id", ASCENDING), ("links.workflow_id", ASCENDING)], name="owner_workflow"
             ),
+            *placement_indexes("_id"),
         ]

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import OwnedDocument
+from documents.folder import Placement, placement_indexes
 from documents.trash import Trashable
 
 CHECKPOINT_EVERY = 1000
@@ -62,7 +63,7 @@ class SitePreview(BaseModel):
     sha256: str
 
 
-class Site(OwnedDocument, Trashable):
+class Site(OwnedDocument, Trashable, Placement):
     noun = "site"
     title: str
     description: str | None = None
@@ -89,10 +90,11 @@ class Site(OwnedDocument, Trashable):
         name = "sites"
         indexes = [
             IndexModel([("owner_id", ASCENDING), ("_id", DESCENDING)], name="owner_id_desc"),
+            *placement_indexes("_id"),
         ]
 
 
-class SiteCard(BaseModel):
+class SiteCard(Placement):
     """Projection: a site without its history, manifest or theme, for lists."""
 
     id: PydanticObjectId = Field(alias="_id")

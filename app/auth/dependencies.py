@@ -34,6 +34,8 @@ AREAS = (
     "usage",
     "analytics",
     "shares",
+    "search",
+    "folders",
 )
 
 bearer_scheme = HTTPBearer(auto_error=False, description="Access token or external IdP token")

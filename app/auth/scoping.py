@@ -32,7 +32,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from app.engine import increment_within, retrying
 from app.errors import NotFound
-from app.pagination import CursorParams, Page, after_cursor, page_of
+from app.pagination import CursorParams, Page, after_cursor, page_of, sort_order
 from documents.base import OwnedDocument
 from documents.user import User
 
@@ -184,19 +184,20 @@ class Scope(Generic[D]):
         extra: dict[str, Any] | None = None,
         sort_field: str = "_id",
         projection_model: type[BaseModel] | None = None,
+        pinned_first: bool = False,
     ) -> Page[Any]:
-        """One page, newest first by (`sort_field`, `_id`), and the cursor of the next."""
-        after = after_cursor(sort_field, params.cursor)
+        """One page, newest first by (`sort_field`, `_id`) — after the pinned items where the
+        list has them — and the cursor of the next."""
+        after = after_cursor(sort_field, params.cursor, pinned_first=pinned_first)
         parts = [part for part in (extra, after) if part]
         where = {"$and": parts} if len(parts) > 1 else (parts[0] if parts else None)
-        order = ["-_id"] if sort_field == "_id" else [f"-{sort_field}", "-_id"]
         rows = (
             await self.find(where, projection_model=projection_model)  # type: ignore[call-overload]
-            .sort(*order)
+            .sort(*sort_order(sort_field, pinned_first=pinned_first))
             .limit(params.limit + 1)
             .to_list()
         )
-        return page_of(rows, params.limit, sort_field)
+        return page_of(rows, params.limit, sort_field, pinned_first=pinned_first)
 
     # --- writes -------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from app.conversations.schemas import (
     MessagePatch,
     MessageRead,
 )
+from app.folders.placement import PlacementQuery
 from app.openapi import LEGAL_HOLD, problems
 from app.pagination import Page, Pagination
 from app.schemas import ObjectIdIn, Permanent
@@ -40,16 +41,24 @@ async def create_conversation(body: ConversationCreate, user: CurrentUser):
 async def list_conversations(
     user: CurrentUser,
     params: Pagination,
+    placed: PlacementQuery,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     project_id: Annotated[ObjectIdIn | None, Query()] = None,
     archived: bool = False,
     temporary: bool = False,
 ):
-    """Newest activity first. `q` matches the title and message text, case-insensitively and
-    literally. Archived conversations are listed only with `archived=true`, temporary ones only
-    (and alone) with `temporary=true`."""
+    """Pinned first, then newest activity first. `q` matches the title and message text,
+    case-insensitively and literally (`/search` ranks, and finds words across accents).
+    Archived conversations are listed only with `archived=true`, temporary ones only (and
+    alone) with `temporary=true`."""
     return await service.list_conversations(
-        user, params, q=q, project_id=project_id, archived=archived, temporary=temporary
+        user,
+        params,
+        q=q,
+        project_id=project_id,
+        archived=archived,
+        temporary=temporary,
+        placed=placed,
     )
 
 

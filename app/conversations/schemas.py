@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
+from app.folders.schemas import PlacementIn, PlacementRead
 from app.money import UsdIn, to_usd
 from app.schemas import IdStr, JsonObject, Keep, ObjectIdIn, ResourceRead, StrictInput
 from documents.conversation import MessageRole, MessageType
@@ -40,8 +41,8 @@ class ConversationCreate(StrictInput):
     )
 
 
-class ConversationPatch(StrictInput):
-    not_null = ("archived", "keep")
+class ConversationPatch(PlacementIn):
+    not_null = ("archived", "keep", "tags", "pinned")
     keep: Keep = None
     title: Title | None = None
     context: JsonObject | None = None
@@ -59,7 +60,7 @@ class ConversationSourceRead(BaseModel):
     id: str
 
 
-class ConversationRead(ResourceRead):
+class ConversationRead(ResourceRead, PlacementRead):
     title: str | None
     project_id: IdStr | None
     site_id: IdStr | None

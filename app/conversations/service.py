@@ -19,9 +19,11 @@ from app.conversations.schemas import (
 )
 from app.conversations.window import archives_of, conversations_of
 from app.errors import Gone, NotFound, Unprocessable
+from app.folders.placement import PLACEMENT_FIELDS, placement_changes
 from app.links import require_owned_links
 from app.money import to_micros
 from app.pagination import CursorParams, Page, position_of
+from app.search.text import folded_field
 from app.shares.service import delete_shares_of
 from app.trash.moves import discard_or_404
 from app.usage.ledger import record_usage_event
@@ -85,9 +87,10 @@ async def list_conversations(
     project_id: str | None,
     archived: bool,
     temporary: bool = False,
+    placed: dict[str, Any] | None = None,
 ) -> Page[ConversationCard]:
     temporary_only = {"temporary": True} if temporary else {"temporary": {"$ne": True}}
-    conditions: list[dict[str, Any]] = [{"archived": archived}, temporary_only]
+    conditions: list[dict[str, Any]] = [{"archived": archived}, temporary_only, placed or {}]
     if project_id is not None:
         conditions.append({"project_id": parse_object_id(project_id)})
     if q:
@@ -107,13 +110,15 @@ async def list_conversations(
         extra={"$and": conditions},
         sort_field="activity_at",
         projection_model=ConversationCard,
+        pinned_first=True,
     )
 
 
 async def update_conversation(
     user: User, conversation_id: str, patch: ConversationPatch
 ) -> ConversationCard:
-    changes = patch.model_dump(exclude_unset=True) | {"updated_at": utcnow()}
+    changes = patch.model_dump(exclude_unset=True, exclude=PLACEMENT_FIELDS)
+    changes |= await placement_changes(user, patch) | {"updated_at": utcnow()}
     updated = await conversations_of(user).update_or_404(conversation_id, {"$set": changes})
     return ConversationCard.model_validate(updated.model_dump(by_alias=True))
 
@@ -159,6 +164,7 @@ def _new_message(body: MessageCreate, now: datetime) -> window.RawMessage:
         created_at=now,
         day=day_of(now),
         size=len(body.content.encode()) + MESSAGE_OVERHEAD_BYTES,
+        folded=folded_field(body.content),
     )
     # Absent rather than null: 20,000 messages of nulls add up, and readers default them.
     return message.model_dump(exclude_none=True)

@@ -23,6 +23,7 @@ from pymongo.results import UpdateResult
 
 from app import engine
 from app.auth.scoping import Scope, owned
+from app.search.text import folded_field
 from documents.base import utcnow
 from documents.conversation import (
     MESSAGE_OVERHEAD_BYTES,
@@ -334,6 +335,23 @@ async def read_conversation(scope: Scope[Conversation], conversation_id: Any) ->
 # --- edits -----------------------------------------------------------------------------------
 
 
+def _new_content(
+    path: str, content: str, now: datetime, *, in_window: bool = True
+) -> dict[str, Any]:
+    """The update that gives the message at `path` new content: its edit time, its folded
+    text for the search (or none), and in the window its size and the conversation's time."""
+    update: dict[str, Any] = {"$set": {f"{path}.content": content, f"{path}.edited_at": now}}
+    folded = folded_field(content)
+    if folded is None:
+        update["$unset"] = {f"{path}.folded": ""}
+    else:
+        update["$set"][f"{path}.folded"] = folded
+    if in_window:
+        update["$set"][f"{path}.size"] = len(content.encode()) + MESSAGE_OVERHEAD_BYTES
+        update["$set"]["updated_at"] = now
+    return update
+
+
 async def edit_in_window(
     scope: Scope[Conversation], conversation_id: Any, target: ObjectId, content: str, now: datetime
 ) -> tuple[dict[str, Any], RawMessage | None] | None:
@@ -349,12 +367,7 @@ async def edit_in_window(
         scope.collection,
         scope.filter({"_id": raw["_id"], f"messages.{index}.id": target}),
         {
-            "$set": {
-                f"messages.{index}.content": content,
-                f"messages.{index}.edited_at": now,
-                f"messages.{index}.size": len(content.encode()) + MESSAGE_OVERHEAD_BYTES,
-                "updated_at": now,
-            },
+            **_new_content(f"messages.{index}", content, now),
             "$inc": {"revision": 1},
         },
     )
@@ -378,12 +391,7 @@ async def edit_in_archive(
         result = await _update_one(
             archives.collection,
             archives.filter({"_id": bucket["_id"], f"messages.{index}.id": target}),
-            {
-                "$set": {
-                    f"messages.{index}.content": content,
-                    f"messages.{index}.edited_at": now,
-                }
-            },
+            _new_content(f"messages.{index}", content, now, in_window=False),
         )
         if result.matched_count:
             return {**bucket["messages"][index], "content": content, "edited_at": now}

@@ -23,11 +23,13 @@ from app.engine.profile import (
     PORTABLE,
     EngineProfile,
     detect,
+    is_text_index,
     is_unique_error,
     is_unique_violation,
     pool_size,
     profile,
     profile_from,
+    supported_indexes,
     use,
 )
 from app.engine.writes import (
@@ -52,12 +54,14 @@ __all__ = [
     "insert_row_unless_exists",
     "insert_rows_unless_exist",
     "insert_unless_exists",
+    "is_text_index",
     "is_unique_error",
     "is_unique_violation",
     "pool_size",
     "profile",
     "profile_from",
     "retrying",
+    "supported_indexes",
     "transient_kind",
     "use",
 ]

@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from pymongo import IndexModel
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 # Codes MongoDB uses for a unique-index violation (12582 is the old mongos code).
@@ -60,6 +61,9 @@ class EngineProfile:
     batched_create_indexes: bool = True
     ttl_indexes: bool = True
     transactions: bool = False
+    # Text indexes (`$text`, `textScore`): MongoDB's are diacritic-insensitive, DocumentDB's
+    # (textIndexVersion 2 only) are not, which the search's folded message text makes up for.
+    text_index: bool = True
     duplicate_codes: str = "11000 for every write"
     notes: list[str] = field(default_factory=list)
 
@@ -74,6 +78,7 @@ class EngineProfile:
             "batched_create_indexes": self.batched_create_indexes,
             "ttl_indexes": self.ttl_indexes,
             "transactions": self.transactions,
+            "text_index": self.text_index,
         }
 
 
@@ -87,6 +92,7 @@ NOTHING = {
     "batched_create_indexes": False,
     "ttl_indexes": False,
     "transactions": False,
+    "text_index": False,
 }
 
 
@@ -100,6 +106,7 @@ def _ferretdb_v1(version: str, wire: int) -> EngineProfile:
         notes=[
             "updates of one document are not isolated across connections: one connection",
             "only the first $group accumulator is computed: one pipeline per measure",
+            "no text indexes: the search scans the caller's documents with regular expressions",
         ],
     )
 
@@ -112,7 +119,10 @@ def _ferretdb_v2(version: str, wire: int) -> EngineProfile:
         ttl_indexes=True,
         transactions=False,
         duplicate_codes="11000 from insert and update; 1 (exclusion constraint) from findAndModify",
-        notes=["racing upserts that create one document can lose $inc: counters insert first"],
+        notes=[
+            "racing upserts that create one document can lose $inc: counters insert first",
+            "text indexes are diacritic-sensitive: matched against the messages' folded text",
+        ],
     )
 
 
@@ -142,6 +152,15 @@ async def detect(client: Any) -> EngineProfile:
     build_info = await client.admin.command("buildInfo")
     hello = await client.admin.command("hello")
     return profile_from(build_info, hello)
+
+
+def is_text_index(index: IndexModel) -> bool:
+    return any(direction == "text" for _field, direction in index.document["key"].items())
+
+
+def supported_indexes(engine: EngineProfile, indexes: list[IndexModel]) -> list[IndexModel]:
+    """The declared indexes the engine can build: text indexes only where it has them."""
+    return [i for i in indexes if engine.text_index or not is_text_index(i)]
 
 
 def pool_size(engine: EngineProfile, requested: int | None) -> int | None:

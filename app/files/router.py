@@ -13,7 +13,8 @@ from app.blob_responses import (
     content_disposition,
 )
 from app.files import service
-from app.files.schemas import FileRead
+from app.files.schemas import FilePatch, FileRead
+from app.folders.placement import PlacementQuery
 from app.openapi import LEGAL_HOLD, multipart_body, problems
 from app.pagination import Page, Pagination
 from app.schemas import Permanent
@@ -47,9 +48,16 @@ async def upload_file(request: Request, user: CurrentUser, settings: SettingsDep
 async def list_files(
     user: CurrentUser,
     params: Pagination,
+    placed: PlacementQuery,
     kind: Annotated[str | None, Query(max_length=64)] = None,
 ):
-    return await service.list_files(user, params, kind=kind)
+    """Pinned first, then newest."""
+    return await service.list_files(user, params, kind=kind, extra=placed, pinned_first=True)
+
+
+@router.patch("/{file_id}", operation_id="files_update", response_model=FileRead)
+async def update_file(file_id: str, body: FilePatch, user: CurrentUser):
+    return await service.update_file(user, file_id, body)
 
 
 @router.get("/{file_id}", operation_id="files_get", response_model=FileRead)

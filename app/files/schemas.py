@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from app.schemas import IdStr, ResourceRead
+from app.folders.schemas import PlacementIn, PlacementRead
+from app.schemas import IdStr, Keep, ResourceRead, ShortText
 
 
 class FileLinksRead(BaseModel):
@@ -13,10 +14,17 @@ class FileLinksRead(BaseModel):
     site_id: IdStr | None = None
 
 
-class FileRead(ResourceRead):
+class FileRead(ResourceRead, PlacementRead):
     filename: str
     content_type: str
     size: int
     sha256: str
     kind: str | None
     links: FileLinksRead
+    keep: bool = False
+
+
+class FilePatch(PlacementIn):
+    not_null = ("filename", "keep", "tags", "pinned")
+    filename: ShortText | None = None
+    keep: Keep = None

@@ -11,11 +11,14 @@ from app import storage
 from app.auth.scoping import owned, parse_object_id
 from app.content_types import IMAGE_TYPES, detect, safe_filename
 from app.errors import Unprocessable
+from app.files.schemas import FilePatch
+from app.folders.placement import PLACEMENT_FIELDS, placement_changes
 from app.links import require_owned_links
 from app.pagination import CursorParams, Page
 from app.trash.moves import discard_or_404
 from app.uploads import MultipartUpload
 from documents import LINKABLE
+from documents.base import utcnow
 from documents.file import StoredFile
 from documents.user import User
 
@@ -85,11 +88,23 @@ async def list_files(
     *,
     kind: str | None = None,
     extra: dict[str, Any] | None = None,
+    pinned_first: bool = False,
 ) -> Page[StoredFile]:
     conditions: dict[str, Any] = dict(extra or {})
     if kind is not None:
         conditions["kind"] = kind
-    return await owned(StoredFile, user).list_page(params, extra=conditions)
+    return await owned(StoredFile, user).list_page(
+        params, extra=conditions, pinned_first=pinned_first
+    )
+
+
+async def update_file(user: User, file_id: str, patch: FilePatch) -> StoredFile:
+    """Its name (made safe, as at upload), pin for retention, folder, tags and pin in lists."""
+    changes = patch.model_dump(exclude_unset=True, exclude=PLACEMENT_FIELDS)
+    if "filename" in changes:
+        changes["filename"] = safe_filename(changes["filename"])
+    changes |= await placement_changes(user, patch) | {"updated_at": utcnow()}
+    return await owned(StoredFile, user).update_or_404(file_id, {"$set": changes})
 
 
 async def delete_file(user: User, file_id: str, *, permanent: bool = False) -> None:

@@ -29,6 +29,7 @@ from app.conversations import history, window
 from app.conversations.schemas import MAX_CONTENT_BYTES
 from app.imports.attachments import AttachmentRefused, FileStore, PlannedFile, plan_files
 from app.imports.shape import ImportedConversation, Settled
+from app.search.text import folded_field
 from documents.base import day_of, to_millis, utcnow
 from documents.conversation import (
     MESSAGE_OVERHEAD_BYTES,
@@ -166,6 +167,7 @@ def build_messages(
             ("status", message.status[:64] if message.status else None),
             ("metadata", metadata),
             ("file_ids", file_ids),
+            ("folded", folded_field(content)),
         ):
             if value is not None:
                 stored[key] = value

@@ -14,6 +14,7 @@ from app.blob_responses import (
     blob_responses,
     content_disposition,
 )
+from app.folders.placement import PlacementQuery
 from app.openapi import LEGAL_HOLD, problems
 from app.pagination import Page, Pagination
 from app.schemas import Permanent
@@ -45,8 +46,11 @@ async def create_site(body: SiteCreate, user: CurrentUser, settings: SettingsDep
 
 
 @router.get("", operation_id="sites_list", response_model=Page[SiteSummary])
-async def list_sites(user: CurrentUser, settings: SettingsDep, params: Pagination):
-    page = await service.list_sites(user, params)
+async def list_sites(
+    user: CurrentUser, settings: SettingsDep, params: Pagination, placed: PlacementQuery
+):
+    """Pinned first, then newest."""
+    page = await service.list_sites(user, params, placed)
     items = [SiteSummary.of(site, settings) for site in page.items]
     return Page(items=items, next_cursor=page.next_cursor)
 

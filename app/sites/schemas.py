@@ -14,6 +14,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.folders.schemas import PlacementIn, PlacementRead
 from app.schemas import IdStr, JsonObject, Keep, ObjectIdIn, ResourceRead, StrictInput
 from app.settings import Settings
 from app.sites.paths import InvalidPath, normalise_path
@@ -104,8 +105,8 @@ class SiteCreate(StrictInput):
         return _one_change_per_path(changes) if changes else changes
 
 
-class SitePatch(StrictInput):
-    not_null = ("title", "keep")
+class SitePatch(PlacementIn):
+    not_null = ("title", "keep", "tags", "pinned")
     keep: Keep = None
     title: Title | None = None
     description: Description | None = None
@@ -145,7 +146,7 @@ class SiteFileRead(BaseModel):
     content_type: str
 
 
-class SiteSummary(ResourceRead):
+class SiteSummary(ResourceRead, PlacementRead):
     title: str
     description: str | None
     conversation_id: IdStr | None

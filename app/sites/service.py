@@ -4,6 +4,7 @@ publish, public serving and ZIP export."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from bson import ObjectId
 
@@ -13,6 +14,7 @@ from app.content_types import for_path
 from app.conversations.service import message_exists
 from app.errors import Conflict, NotFound, Unprocessable
 from app.files.service import file_to_reference
+from app.folders.placement import PLACEMENT_FIELDS, placement_changes
 from app.links import require_owned_links
 from app.pagination import CursorParams, Page, decode_cursor, encode_cursor
 from app.shares.service import delete_shares_of
@@ -142,12 +144,17 @@ async def get_site(user: User, site_id: str) -> SiteHead:
     return await sites_of(user).get_or_404(site_id, projection_model=SiteHead)
 
 
-async def list_sites(user: User, params: CursorParams) -> Page[SiteCard]:
-    return await sites_of(user).list_page(params, projection_model=SiteCard)
+async def list_sites(
+    user: User, params: CursorParams, placed: dict[str, Any] | None = None
+) -> Page[SiteCard]:
+    return await sites_of(user).list_page(
+        params, extra=placed, projection_model=SiteCard, pinned_first=True
+    )
 
 
 async def update_site(user: User, site_id: str, patch: SitePatch) -> Site:
-    changes = patch.model_dump(exclude_unset=True, exclude={"preview_file_id"})
+    changes = patch.model_dump(exclude_unset=True, exclude={"preview_file_id", *PLACEMENT_FIELDS})
+    changes |= await placement_changes(user, patch)
     if "preview_file_id" in patch.model_fields_set:
         preview = await _preview(user, patch.preview_file_id)
         changes["preview"] = preview.model_dump() if preview else None
@@ -246,7 +253,7 @@ async def list_versions(user: User, site_id: str, params: CursorParams) -> Page[
     site = await sites_of(user).get_or_404(site_id)
     before = site.current_version + 1
     if params.cursor:
-        value, _ = decode_cursor(params.cursor)
+        value, _, _ = decode_cursor(params.cursor)
         if not isinstance(value, int):
             raise Unprocessable("The cursor is not one this API issued.", field="query.cursor")
         before = value
