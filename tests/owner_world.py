@@ -27,6 +27,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/sites/{site_id}/restore"): {"version": 1},
     ("POST", "/api/v1/sites/{site_id}/publish"): {},
     ("PATCH", "/api/v1/projects/{project_id}"): {"name": "taken over"},
+    ("PATCH", "/api/v1/folders/{folder_id}"): {"name": "taken over"},
+    ("PATCH", "/api/v1/tags/{name}"): {"name": "taken over"},
+    ("PATCH", "/api/v1/files/{file_id}"): {"filename": "taken.txt"},
     ("PATCH", "/api/v1/generations/{generation_id}"): {"status": "running"},
     ("PATCH", "/api/v1/workflows/{workflow_id}"): {"title": "taken over"},
     ("POST", "/api/v1/workflows/{workflow_id}/phases/{name}"): {"status": "running"},
@@ -147,6 +150,14 @@ async def build_world(client: httpx.AsyncClient, user: TestUser) -> dict[str, di
     deleted = await client.post("/api/v1/projects", json={"name": "gone"}, headers=user.headers)
     await client.delete(f"/api/v1/projects/{deleted.json()['id']}", headers=user.headers)
     world["trash"] = {"item_id": deleted.json()["id"]}
+    folder = await client.post("/api/v1/folders", json={"name": "mine"}, headers=user.headers)
+    world["folders"] = {"folder_id": folder.json()["id"]}
+    await client.patch(
+        f"/api/v1/conversations/{conversation_id}",
+        json={"folder_id": folder.json()["id"], "tags": [f"only {user.id}"]},
+        headers=user.headers,
+    )
+    world["tags"] = {"name": f"only {user.id}"}  # a name, not an id: each world its own
     return world
 
 

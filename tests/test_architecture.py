@@ -21,6 +21,7 @@ RAW_DRIVER_MODULES = {
     "app/auth/scoping.py",
     "app/conversations/history.py",
     "app/conversations/window.py",
+    "app/search/candidates.py",
     "app/database.py",
     "app/diagnostics/service.py",
     "app/dump.py",

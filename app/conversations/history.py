@@ -162,12 +162,17 @@ def literal_pattern(text: str) -> str:
     return "".join("\\" + ch if ch in "\\.^$|?*+()[]{}-/" else ch for ch in text)
 
 
-async def archived_matches(owner_id: ObjectId, pattern: dict[str, Any]) -> list[ObjectId]:
-    """Conversations with an archived message whose content matches `pattern`."""
+async def containing(owner_id: ObjectId, text: str) -> dict[str, Any]:
+    """The condition for conversations whose title or any message (window or archive)
+    contains `text`, case-insensitively: the list's literal `q`."""
+    pattern = {"$regex": literal_pattern(text), "$options": "i"}
     archives = archives_of(owner_id)
-    return await archives.collection.distinct(
+    in_archives = await archives.collection.distinct(
         "conversation_id", archives.filter({"messages.content": pattern})
     )
+    return {
+        "$or": [{"title": pattern}, {"messages.content": pattern}, {"_id": {"$in": in_archives}}]
+    }
 
 
 async def message_ids(scope: Scope[Conversation], conversation_id: ObjectId) -> tuple[int, set]:

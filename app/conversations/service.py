@@ -94,17 +94,7 @@ async def list_conversations(
     if project_id is not None:
         conditions.append({"project_id": parse_object_id(project_id)})
     if q:
-        pattern = {"$regex": history.literal_pattern(q), "$options": "i"}
-        in_archives = await history.archived_matches(ObjectId(str(user.id)), pattern)
-        conditions.append(
-            {
-                "$or": [
-                    {"title": pattern},
-                    {"messages.content": pattern},
-                    {"_id": {"$in": in_archives}},
-                ]
-            }
-        )
+        conditions.append(await history.containing(ObjectId(str(user.id)), q))
     return await conversations_of(user).list_page(
         params,
         extra={"$and": conditions},

@@ -124,7 +124,7 @@ async def count_by_folder(user: User) -> dict[Any, dict[str, int]]:
     for kind in ITEMS:
         scope = items_of(kind, user)
         pipeline = [scope.match(ITEMS[kind].extra or None), *COUNT_BY_FOLDER]
-        async for row in await scope.collection.aggregate(pipeline):
+        for row in await scope.model.aggregate(pipeline).to_list():
             counts.setdefault(row["_id"], {})[kind] = int(row["count"])
     return counts
 
@@ -134,6 +134,6 @@ async def count_by_tag(user: User) -> dict[str, int]:
     for kind in ITEMS:
         scope = items_of(kind, user)
         pipeline = [scope.match(ITEMS[kind].extra or None), *COUNT_BY_TAG]
-        async for row in await scope.collection.aggregate(pipeline):
+        for row in await scope.model.aggregate(pipeline).to_list():
             counts[row["_id"]] = counts.get(row["_id"], 0) + int(row["count"])
     return counts

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from app.schemas import IdStr, ObjectIdIn, ResourceRead, StrictInput
 from app.tags.schemas import TagName, Tags
@@ -74,7 +81,7 @@ class PlacementIn(StrictInput):
 
     folder_id: ObjectIdIn | None = Field(default=None, description="null takes it out")
     tags: Tags | None = Field(default=None, description="Replaces its tags (at most 20)")
-    pinned: bool | None = Field(default=None, description="Pinned items come first in lists")
+    pinned: StrictBool | None = Field(default=None, description="Pinned items come first in lists")
 
 
 def _pinned(value: Any) -> bool:

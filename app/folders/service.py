@@ -18,7 +18,9 @@ from app.errors import Conflict, Unprocessable
 from app.folders.placement import ITEMS, count_by_folder, items_of
 from app.folders.schemas import FolderCounts, FolderCreate, FolderPatch, FolderRead, FolderTree
 from app.pagination import CursorParams, after_cursor, encode_cursor
+from app.search import candidates
 from app.search import service as search
+from app.search.hits import HIT_KINDS
 from app.search.schemas import Hit, HitPage
 from documents.base import utcnow
 from documents.folder import MAX_FOLDER_DEPTH, MAX_FOLDERS, Folder, SmartQuery
@@ -214,20 +216,10 @@ async def _items_where(
         extra = {**where, **info.extra}
         count += await scope.count(extra)
         conditions = [extra, after] if after else [extra]
-        cursor = scope.collection.find(
-            scope.filter({"$and": conditions}),
-            {
-                info.title_field: 1,
-                "created_at": 1,
-                "updated_at": 1,
-                "folder_id": 1,
-                "tags": 1,
-                "pinned": 1,
-            },
-            sort=[("pinned", -1), ("_id", -1)],
-            limit=params.limit + 1,
+        listed = await candidates.listed(
+            scope, info.title_field, {"$and": conditions}, params.limit + 1
         )
-        rows.extend((item_kind, row) async for row in cursor)
+        rows.extend((item_kind, row) for row in listed)
     rows.sort(key=lambda r: (bool(r[1].get("pinned")), r[1]["_id"]), reverse=True)
     page = rows[: params.limit]
     items = [_item_hit(item_kind, row) for item_kind, row in page]
@@ -242,7 +234,7 @@ def _item_hit(kind: str, row: dict[str, Any]) -> Hit:
     info = ITEMS[kind]  # type: ignore[index]
     return Hit.model_validate(
         {
-            "kind": search.HIT_KINDS[kind],  # type: ignore[index]
+            "kind": HIT_KINDS[kind],  # type: ignore[index]
             "id": row["_id"],
             "title": row.get(info.title_field),
             "created_at": row["created_at"],

@@ -102,6 +102,19 @@ async def titled(
     return await _read(scope, where, projection, [(recency, DESCENDING), ("_id", DESCENDING)])
 
 
+async def listed(
+    scope: Scope[Any], title_field: str, where: dict[str, Any], limit: int
+) -> list[dict[str, Any]]:
+    """Up to `limit` items as a folder lists them: pinned first, then newest."""
+    cursor = scope.collection.find(
+        scope.filter(where),
+        {title_field: 1, "created_at": 1, "updated_at": 1, "folder_id": 1, "tags": 1, "pinned": 1},
+        sort=[("pinned", DESCENDING), ("_id", DESCENDING)],
+        limit=limit,
+    )
+    return await cursor.to_list()
+
+
 async def windows(user: User, query: Query, extra: dict[str, Any]) -> Candidates:
     """Conversations whose window may hold a matching message, with their window."""
     projection = {**CONVERSATION_FIELDS, **{f"messages.{f}": 1 for f in MESSAGE_FIELDS}}

@@ -14,7 +14,7 @@ from app.tags.schemas import TagName
 router = APIRouter(prefix="/search", tags=["search"], dependencies=[require_area("search")])
 
 
-@router.get("", operation_id="search", response_model=HitPage)
+@router.get("", operation_id="search_items", response_model=HitPage)
 async def search(
     user: CurrentUser,
     params: Pagination,

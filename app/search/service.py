@@ -9,8 +9,6 @@ appended or edited message is found (and its old text no longer is) by the very 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -21,28 +19,10 @@ from app.errors import Unprocessable
 from app.folders.placement import ITEMS, items_of, placement_filter
 from app.pagination import CursorParams, decode_cursor, encode_cursor
 from app.search import candidates
+from app.search.hits import Found, add_message_hit, cursor_key, shown, title_hits
 from app.search.schemas import Hit, HitPage
-from app.search.text import Query, highlight, match, parse
-from documents.folder import ItemKind
+from app.search.text import Query, parse
 from documents.user import User
-
-TITLE_WEIGHT = 2.0
-HIT_KINDS: dict[ItemKind, str] = {"conversations": "conversation", "sites": "site", "files": "file"}
-
-
-@dataclass
-class Found:
-    score: float
-    recency: datetime
-    id: ObjectId
-    hit: dict[str, Any]
-    text: str
-    spans: list[tuple[int, int]]
-    raw_conversation: dict[str, Any] | None = None
-
-    @property
-    def key(self) -> tuple[float, datetime, ObjectId]:
-        return (self.score, self.recency, self.id)
 
 
 def parse_or_422(q: str) -> Query:
@@ -75,7 +55,7 @@ async def search(
                 info.recency_field,
             )
             truncated |= rows.truncated
-            found.extend(_title_hits(item_kind, rows.rows, query))
+            found.extend(title_hits(item_kind, rows.rows, query))
     if kind in (None, "messages"):
         messages, cut = await _message_hits(user, query, {**ITEMS["conversations"].extra, **where})
         truncated |= cut
@@ -90,59 +70,17 @@ async def page_of_hits(found: list[Found], params: CursorParams, *, truncated: b
     start = 0
     if params.cursor:
         value, last_id, _ = decode_cursor(params.cursor)
-        after = _cursor_key(value, last_id)
+        after = cursor_key(value, last_id)
         start = next((i for i, f in enumerate(found) if f.key < after), len(found))
     page = found[start : start + params.limit]
     more = start + params.limit < len(found)
     await _place_in_trees(page)
-    items = [Hit.model_validate(_shown(f)) for f in page]
+    items = [Hit.model_validate(shown(f)) for f in page]
     next_cursor = None
     if more and page:
         last = page[-1]
         next_cursor = encode_cursor(f"{last.score!r}|{last.recency.isoformat()}", last.id)
     return HitPage(items=items, next_cursor=next_cursor, count=len(found), truncated=truncated)
-
-
-def _cursor_key(value: Any, last_id: ObjectId) -> tuple[float, datetime, ObjectId]:
-    try:
-        score, moment = str(value).split("|", 1)
-        return (float(score), datetime.fromisoformat(moment), last_id)
-    except ValueError as exc:
-        raise Unprocessable("The cursor is not one this API issued.", field="query.cursor") from exc
-
-
-def _shown(found: Found) -> dict[str, Any]:
-    snippet, highlights = highlight(found.text, found.spans) if found.text else (None, [])
-    return {**found.hit, "snippet": snippet, "highlights": highlights, "score": found.score}
-
-
-def _placement(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "folder_id": row.get("folder_id"),
-        "tags": row.get("tags") or [],
-        "pinned": bool(row.get("pinned")),
-    }
-
-
-def _title_hits(kind: ItemKind, rows: list[dict[str, Any]], query: Query) -> list[Found]:
-    info = ITEMS[kind]
-    hits = []
-    for row in rows:
-        title = row.get(info.title_field)
-        matched = match(query, title, weight=TITLE_WEIGHT)
-        if matched is None:
-            continue
-        hit = {
-            "kind": HIT_KINDS[kind],
-            "id": row["_id"],
-            "title": title,
-            "created_at": row["created_at"],
-            "updated_at": row.get("updated_at"),
-            **_placement(row),
-        }
-        recency = row.get(info.recency_field) or row["created_at"]
-        hits.append(Found(matched.score, recency, row["_id"], hit, title, matched.spans))
-    return hits
 
 
 async def _message_hits(
@@ -153,7 +91,7 @@ async def _message_hits(
     hits: dict[ObjectId, Found] = {}
     for raw in windows.rows:
         for message in window_with_seq(raw):
-            _add_message_hit(hits, query, raw, message)
+            add_message_hit(hits, query, raw, message)
     outside = list({b["conversation_id"] for b in buckets.rows} - {r["_id"] for r in windows.rows})
     known = {r["_id"]: r for r in windows.rows} | await candidates.conversations(
         user, outside, where
@@ -165,39 +103,8 @@ async def _message_hits(
         for message in bucket.get("messages", []):
             # During a roll a message is in both places: the window's copy counts.
             if message.get("seq", 0) <= raw.get("archived_count", 0):
-                _add_message_hit(hits, query, raw, message)
+                add_message_hit(hits, query, raw, message)
     return list(hits.values()), windows.truncated or buckets.truncated
-
-
-def _add_message_hit(
-    hits: dict[ObjectId, Found], query: Query, raw: dict[str, Any], message: dict[str, Any]
-) -> None:
-    if message["id"] in hits:
-        return
-    matched = match(query, message.get("content"))
-    if matched is None:
-        return
-    hit = {
-        "kind": "message",
-        "id": message["id"],
-        "title": raw.get("title"),
-        "created_at": message["created_at"],
-        "updated_at": message.get("edited_at"),
-        "conversation_id": raw["_id"],
-        "conversation_title": raw.get("title"),
-        "message_id": message["id"],
-        "role": message.get("role"),
-        **_placement(raw),
-    }
-    hits[message["id"]] = Found(
-        matched.score,
-        message["created_at"],
-        message["id"],
-        hit,
-        message["content"],
-        matched.spans,
-        raw_conversation=raw,
-    )
 
 
 async def _place_in_trees(page: list[Found]) -> None:
