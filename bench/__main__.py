@@ -31,7 +31,7 @@ from pymongo import AsyncMongoClient
 
 from app import engine
 from app.embedded_server import EmbeddedServer, free_port
-from bench import analytics, history, imports, ingest, throughput, transfers
+from bench import analytics, history, imports, ingest, search, throughput, transfers
 from bench.harness import (
     ROOT,
     TARGET_CASES,
@@ -159,6 +159,8 @@ async def run_cases(bench: Bench) -> None:
         await ingest.racing_batch_ingest(bench)
     if bench.wants("import throughput"):
         await imports.import_throughput(bench)
+    if bench.wants("search"):
+        await search.search_at_fifty_thousand(bench)
     if bench.wants("money"):
         await analytics.exact_money(bench)
 

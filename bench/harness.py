@@ -42,6 +42,7 @@ TARGET_CASES = (
     "analytics",
     "racing batch ingest",
     "import throughput",
+    "search",
     "money",
 )
 

@@ -3,6 +3,7 @@ for the tests that need a long history without writing it request by request."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
@@ -18,6 +19,7 @@ async def seed_long_conversation(
     *,
     window_size: int = WINDOW_KEEP_MESSAGES,
     title: str = "long",
+    content: Callable[[int], str] = "message {}".format,
 ) -> str:
     """A conversation of `count` short messages in the layout rolls produce: archive buckets
     of 10 consecutive seqs, and a window of the newest `window_size`. Its id."""
@@ -28,7 +30,7 @@ async def seed_long_conversation(
             "id": ObjectId(),
             "seq": s,
             "role": "user" if s % 2 else "assistant",
-            "content": f"message {s}",
+            "content": content(s),
             "type": "text",
             "created_at": now,
             "day": now.strftime("%Y-%m-%d"),

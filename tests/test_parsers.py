@@ -46,12 +46,16 @@ values = st.one_of(
 )
 
 
-@given(value=values, oid=st.binary(min_size=12, max_size=12))
-def test_cursors_round_trip(value, oid: bytes) -> None:  # type: ignore[no-untyped-def]
+@given(value=values, oid=st.binary(min_size=12, max_size=12), pinned=st.booleans())
+def test_cursors_round_trip(value, oid: bytes, pinned: bool) -> None:  # type: ignore[no-untyped-def]
     object_id = ObjectId(oid)
-    decoded, decoded_id = decode_cursor(encode_cursor(value, object_id))
-    assert decoded_id == object_id
-    assert decoded == value
+    decoded, decoded_id, was_pinned = decode_cursor(encode_cursor(value, object_id))
+    assert (decoded, decoded_id, was_pinned) == (value, object_id, False)
+    # A list with its pinned items first carries the pin; other lists refuse such a cursor.
+    cursor = encode_cursor(value, object_id, pinned)
+    assert decode_cursor(cursor, pinned_first=True) == (value, object_id, pinned)
+    with pytest.raises(Unprocessable):
+        decode_cursor(cursor)
 
 
 @given(garbage=st.text(max_size=200))
