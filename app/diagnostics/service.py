@@ -27,6 +27,18 @@ def _keys(spec: Any) -> str:
     return ", ".join(f"{field}: {direction}" for field, direction in dict(spec).items())
 
 
+def _stored_keys(spec: Any) -> str:
+    """The keys as the server lists them: a text index's text fields become `_fts: text,
+    _ftsx: 1` (which fields it covers is in its `weights`)."""
+    keys: dict[str, Any] = {}
+    for field, direction in dict(spec).items():
+        if direction == "text":
+            keys.update({"_fts": "text", "_ftsx": 1})
+        else:
+            keys[field] = direction
+    return _keys(keys)
+
+
 async def _index_states(declared: dict[str, list[IndexModel]]) -> list[IndexState]:
     db = database.get_db()
     existing_collections = set(await db.list_collection_names())
@@ -38,7 +50,7 @@ async def _index_states(declared: dict[str, list[IndexModel]]) -> list[IndexStat
                 if index["name"] != "_id_":
                     present[_keys(index["key"])] = index["name"]
         wanted = {
-            _keys(model.document["key"]): model.document["name"]
+            _stored_keys(model.document["key"]): model.document["name"]
             for model in declared.get(collection, [])
         }
         for keys, name in wanted.items():

@@ -94,11 +94,7 @@ async def titled(
         "tags": 1,
         "pinned": 1,
     }
-    where = (
-        {"$and": [extra, _regex_all((title_field,), query)]}
-        if extra
-        else _regex_all((title_field,), query)
-    )
+    where = {**extra, **_regex_all((title_field,), query)}
     return await _read(scope, where, projection, [(recency, DESCENDING), ("_id", DESCENDING)])
 
 
@@ -118,8 +114,7 @@ async def listed(
 async def windows(user: User, query: Query, extra: dict[str, Any]) -> Candidates:
     """Conversations whose window may hold a matching message, with their window."""
     projection = {**CONVERSATION_FIELDS, **{f"messages.{f}": 1 for f in MESSAGE_FIELDS}}
-    condition = message_condition(query)
-    where = {"$and": [extra, condition]} if extra else condition
+    where = {**extra, **message_condition(query)}  # `$text` at the top level, for MongoDB
     newest = [("activity_at", DESCENDING), ("_id", DESCENDING)]
     return await _read(conversations_of(user), where, projection, newest)
 
