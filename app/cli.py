@@ -31,6 +31,7 @@ from app.tutorials.service import FixtureError, load_fixtures, seed_tutorials
 from app.usage.rebuild import RebuildReport, rebuild_rollups
 from app.usage.rollups import fold_pending
 from app.users.service import promote_to_admin, user_by_email
+from app.webhooks.cli import webhooks_cli
 from documents.import_job import ImportJob
 
 cli = typer.Typer(no_args_is_help=True, help="Operate the genstore backend.")
@@ -198,6 +199,7 @@ def quota_check(
 
 retention_cli = typer.Typer(no_args_is_help=True, help="Retention policies.")
 cli.add_typer(retention_cli, name="retention")
+cli.add_typer(webhooks_cli, name="webhooks")
 
 
 @retention_cli.command("apply")

@@ -48,6 +48,8 @@ from app.trash.router import router as trash_router
 from app.tutorials.router import router as tutorials_router
 from app.usage.router import router as usage_router
 from app.users.router import router as users_router
+from app.webhooks.dispatcher import dispatch_forever
+from app.webhooks.router import router as webhooks_router
 from app.workflows.router import router as workflows_router
 
 API_PREFIX = "/api/v1"
@@ -67,12 +69,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await database.connect(settings)
         await fail_interrupted(settings)  # jobs of a process that stopped: failed, and said so
         folding = asyncio.create_task(fold_forever(timedelta(seconds=settings.rollup_fold_after_s)))
+        background = [folding]
+        if settings.webhook_dispatch:
+            background.append(asyncio.create_task(dispatch_forever(settings)))
         _freeze_startup_heap()
         try:
             yield
         finally:
-            folding.cancel()
-            await asyncio.gather(folding, return_exceptions=True)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await database.disconnect()
 
     app = FastAPI(
@@ -148,6 +154,7 @@ def _area_routers() -> list:
         search_router,
         folders_router,
         tags_router,
+        webhooks_router,
         trash_router,
         lifecycle_router,
         retention_router,

@@ -237,4 +237,9 @@ DB_COMMANDS = Counter("db_commands_total", "Database commands issued.", ["comman
 SHARE_VIEWS = Counter("share_views_total", "Views of share links.", ["resource"])
 DB_POOL_SIZE = Gauge("db_pool_max_size", "Connections this process may open to the database.")
 DB_COMMAND_FAILURES = Counter("db_command_failures_total", "Database commands failed.", ["command"])
+WEBHOOK_DELIVERIES = Counter(
+    "webhook_deliveries_total", "Webhook delivery attempts, by outcome.", ["outcome"]
+)
+WEBHOOK_OUTBOX = Gauge("webhook_outbox_depth", "Webhook deliveries pending (last dispatch round).")
+SSE_CLIENTS = Gauge("sse_clients", "Event-stream clients connected to this process.")
 command_recorder = CommandRecorder()

@@ -59,6 +59,18 @@ class Settings(BaseSettings):
     # Limits for users without their own (set by an administrator); unset: unlimited.
     default_monthly_spend_usd: Decimal | None = Field(default=None, ge=0, le=10**9)
     default_storage_bytes: int | None = Field(default=None, ge=0)
+    # Webhooks (README "Events"): each app process runs the dispatcher every `webhook_poll_s`
+    # unless `webhook_dispatch` is off (then `genstore webhooks deliver` does the work).
+    webhook_dispatch: bool = True
+    webhook_poll_s: float = Field(default=1.0, gt=0, le=3600)
+    # Private, loopback and link-local targets: refused unless allowed (development, tests).
+    webhook_allow_private: bool = False
+    # Retries: exponential from `webhook_retry_base_s` (full jitter, at most
+    # `webhook_retry_max_s` apart) for `webhook_give_up_hours`; an endpoint failing that long
+    # is disabled.
+    webhook_retry_base_s: float = Field(default=5.0, gt=0)
+    webhook_retry_max_s: float = Field(default=3600.0, gt=0)
+    webhook_give_up_hours: float = Field(default=24.0, gt=0)
 
     @model_validator(mode="after")
     def _default_base_url(self) -> Settings:

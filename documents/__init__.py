@@ -27,6 +27,7 @@ from documents.story import Story
 from documents.tutorial import Tutorial
 from documents.usage import UsageBatch, UsageEvent, UsageRollup
 from documents.user import ExternalIdentity, User
+from documents.webhook import Delivery, Event, WebhookEndpoint
 from documents.workflow import Workflow
 
 ALL_DOCUMENTS: list[type] = [
@@ -58,6 +59,9 @@ ALL_DOCUMENTS: list[type] = [
     LegalHold,
     AuditEntry,
     RetentionPolicy,
+    WebhookEndpoint,
+    Event,
+    Delivery,
 ]
 
 OWNED_DOCUMENTS: list[type[OwnedDocument]] = [

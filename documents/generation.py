@@ -57,6 +57,9 @@ class Generation(OwnedDocument):
     succeeded: int = 0
     failed: int = 0
     timed: int = 0  # 1 once duration_ms is known
+    # Events its last transition owes the outbox, set by that transition's own update and
+    # cleared once recorded: a crash in between is repaired at start (`app/webhooks/events.py`).
+    pending_events: list[str] = Field(default_factory=list)
 
     class Settings:
         name = "generations"
@@ -64,4 +67,5 @@ class Generation(OwnedDocument):
             IndexModel([("owner_id", ASCENDING), ("status", ASCENDING)], name="owner_status"),
             IndexModel([("owner_id", ASCENDING), ("day", ASCENDING)], name="owner_day"),
             IndexModel([("owner_id", ASCENDING), ("_id", DESCENDING)], name="owner_id_desc"),
+            IndexModel([("pending_events", ASCENDING)], name="pending_events"),
         ]

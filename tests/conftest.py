@@ -113,6 +113,11 @@ def settings(mongo_url: str, idp_private_key: rsa.RSAPrivateKey) -> Iterator[Set
         external_jwt_public_key=public_pem.decode(),
         mail_backend="memory",
         import_stale_seconds=10,  # a killed process's import is failed within seconds
+        # Webhooks go to receivers on loopback, retried within tenths of a second.
+        webhook_allow_private=True,
+        webhook_poll_s=0.2,
+        webhook_retry_base_s=0.1,
+        webhook_retry_max_s=0.5,
     )
     yield settings
     client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=2000)

@@ -36,6 +36,10 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "EXTERNAL_JWT_ISSUER": settings.external_jwt_issuer or "",
         "EXTERNAL_JWT_PUBLIC_KEY": settings.external_jwt_public_key or "",
+        "WEBHOOK_ALLOW_PRIVATE": str(settings.webhook_allow_private).lower(),
+        "WEBHOOK_POLL_S": str(settings.webhook_poll_s),
+        "WEBHOOK_RETRY_BASE_S": str(settings.webhook_retry_base_s),
+        "WEBHOOK_RETRY_MAX_S": str(settings.webhook_retry_max_s),
         **extra,
     }
 

@@ -30,7 +30,7 @@ from bson.errors import InvalidId
 from pydantic import BaseModel
 from pymongo.asynchronous.collection import AsyncCollection
 
-from app.engine import increment_within, retrying
+from app.engine import increment_within_total, retrying
 from app.errors import NotFound
 from app.pagination import CursorParams, Page, after_cursor, page_of, sort_order
 from documents.base import OwnedDocument
@@ -104,8 +104,13 @@ class Scope(Generic[D]):
 
     def id_filter(self, document_id: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """The filter for one document by a client's id; a malformed id is a 404 like any
-        other id that is not the caller's."""
-        oid = parse_object_id(document_id)
+        other id that is not the caller's. Models whose ids are derived strings (budgets,
+        events, deliveries) take a string."""
+        oid: Any
+        if _string_ids(self.model):
+            oid = document_id if isinstance(document_id, str) and document_id else None
+        else:
+            oid = parse_object_id(document_id)
         if oid is None:
             raise self.not_found()
         return self.filter({"_id": oid, **(extra or {})})
@@ -258,13 +263,15 @@ class Scope(Generic[D]):
         total: str,
         limit: int | None,
         first: Callable[[], D] | None = None,
-    ) -> bool:
-        """A guarded counter (`engine.increment_within`) on one owned document; `first` makes
-        the document its first increment creates."""
+        read: bool = False,
+    ) -> int | None:
+        """A guarded counter (`engine.increment_within_total`) on one owned document; `first`
+        makes the document its first increment creates. None when refused; else the new total
+        with `read` (one findAndModify), 0 without (one update)."""
         self._writable()
         filter_ = self.filter({"_id": document_id})
-        return await increment_within(
-            self.collection, filter_, increments, total=total, limit=limit, first=first
+        return await increment_within_total(
+            self.collection, filter_, increments, total=total, limit=limit, first=first, read=read
         )
 
     async def delete_or_404(self, document_id: Any) -> ObjectId:
@@ -281,6 +288,10 @@ class Scope(Generic[D]):
         filter_ = self.filter(extra)
         result = await retrying(lambda: self.model.find(filter_).delete())
         return result.deleted_count if result is not None else 0
+
+
+def _string_ids(model: type[OwnedDocument]) -> bool:
+    return model.model_fields["id"].annotation is str
 
 
 def blob_filter(owner_id: ObjectId, extra: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from app.budgets.schemas import (
 from app.errors import BudgetExceeded, NotFound, Unprocessable
 from app.money import to_micros, to_usd_text
 from app.usage.rollups import budget_id
+from app.webhooks import events
 from documents.api_key import ApiKey
 from documents.base import utcnow
 from documents.budget import Reservation, SpendBudget, StorageUse
@@ -46,14 +47,29 @@ async def _hold(
     api_key_id: ObjectId | None = None,
 ) -> bool:
     """With `month`, the month's first hold creates the budget `target` (the month's, of
-    `api_key_id` when set)."""
+    `api_key_id` when set). Under a limit the hold reads the new total back (same one command)
+    and records the thresholds (50/80/100 %) it crossed (`app/webhooks/events.py`)."""
     increments = {"reserved_micros": amount, "committed_micros": amount}
     first = None  # the budget, built only when it is missing
     if month is not None:
         first = partial(SpendBudget, id=target, owner_id=owner, month=month, api_key_id=api_key_id)
-    return await owned(SpendBudget, owner).increment_within(
-        target, increments, total="committed_micros", limit=limit, first=first
+    watched = limit is not None and amount > 0
+    total = await owned(SpendBudget, owner).increment_within(
+        target, increments, total="committed_micros", limit=limit, first=first, read=watched
     )
+    if total is None:
+        return False
+    if watched and month is not None:
+        await events.budget_thresholds(
+            owner,
+            target,
+            before=total - amount,
+            after=total,
+            limit=limit,  # type: ignore[arg-type]
+            month=month,
+            api_key_id=api_key_id,
+        )
+    return True
 
 
 async def _unhold(owner: ObjectId, target: str, amount: int) -> None:
@@ -75,7 +91,7 @@ async def reserve(user: User, api_key: ApiKey | None, body: ReservationCreate) -
     target = budget_id(owner, month, None)
     if not await _hold(owner, target, amount, user_limit, month=month):
         await release_expired(owner)  # an expired hold stops counting the moment it expires
-        if not await _hold(owner, target, amount, user_limit):
+        if not await _hold(owner, target, amount, user_limit, month=month):
             assert user_limit is not None
             left = await _remaining(owner, target, user_limit)
             raise BudgetExceeded(

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from beanie import Document
 from bson.int64 import Int64
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, OperationFailure
 
@@ -32,7 +33,7 @@ from app.engine.contention import (
     retrying,
     transient_kind,
 )
-from app.engine.profile import is_unique_error, is_unique_violation
+from app.engine.profile import is_unique_error, is_unique_violation, profile
 
 T = TypeVar("T")
 
@@ -135,9 +136,30 @@ async def increment_within(
     limit: int | None,
     first: Callable[[], Document] | None = None,
 ) -> bool:
+    """`increment_within_total`, for callers that need only whether it applied."""
+    return (
+        await increment_within_total(
+            collection, filter_, increments, total=total, limit=limit, first=first, read=False
+        )
+        is not None
+    )
+
+
+async def increment_within_total(
+    collection: AsyncCollection,
+    filter_: dict[str, Any],
+    increments: Mapping[str, int],
+    *,
+    total: str,
+    limit: int | None,
+    first: Callable[[], Document] | None = None,
+    read: bool = True,
+) -> int | None:
     """Add `increments` (64-bit) to the one document `filter_` names, only while its `total`
-    field stays within `limit` after the change (a release, negative, always applies); False
-    when the guard refused it or no document matched.
+    field stays within `limit` after the change (a release, negative, always applies): the
+    new `total` (one findAndModify, so each of racing increments sees its own before and
+    after), or with `read=False` one plain update and 0; None when the guard refused it or no
+    document matched.
 
     With `first` (a factory of the document, built only when it is missing), a counter that its
     first increment creates: when the update matches nothing, a read of `filter_` tells whether
@@ -148,17 +170,27 @@ async def increment_within(
     guard = dict(filter_)
     if limit is not None and added >= 0:
         if added > limit:
-            return False
+            return None
         guard[total] = {"$lte": limit - added}
     change = {"$inc": {path: Int64(amount) for path, amount in increments.items()}}
+    fields = {total: 1} if profile().find_and_modify_projection else None
 
-    async def apply() -> bool:
-        return (await retrying(lambda: collection.update_one(guard, change))).matched_count == 1
+    async def apply() -> int | None:
+        if not read:
+            updated = await retrying(lambda: collection.update_one(guard, change))
+            return 0 if updated.matched_count == 1 else None
+        after = await retrying(
+            lambda: collection.find_one_and_update(
+                guard, change, projection=fields, return_document=ReturnDocument.AFTER
+            )
+        )
+        return None if after is None else int(after[total])
 
-    if await apply():
-        return True
+    applied = await apply()
+    if applied is not None:
+        return applied
     if first is None:
-        return False
+        return None
     if not await retrying(lambda: collection.find_one(filter_, {"_id": 1})):
         await insert_unless_exists(first())
     # Sent again either way: a racer may have created the document since the first try.

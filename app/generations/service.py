@@ -17,6 +17,7 @@ from app.links import require_owned_links
 from app.money import to_micros
 from app.pagination import CursorParams, Page
 from app.usage.ledger import record_usage_event
+from app.webhooks import events
 from documents.api_key import ApiKey
 from documents.base import day_of, utcnow
 from documents.file import StoredFile
@@ -106,9 +107,11 @@ async def transition_generation(
     if patch.duration_ms is not None:
         changes["duration_ms"] = patch.duration_ms
         changes["timed"] = 1
-    updated = await scope.update(
-        generation_id, {"$set": changes}, extra={"status": {"$in": allowed_from}}
-    )
+    update: dict[str, Any] = {"$set": changes}
+    if patch.status in ("succeeded", "failed"):
+        # Owed to the outbox by this same write (`app/webhooks/events.py`).
+        update["$addToSet"] = {"pending_events": f"generation.{patch.status}"}
+    updated = await scope.update(generation_id, update, extra={"status": {"$in": allowed_from}})
     if updated is None:
         current = await scope.get_or_404(generation_id)
         if current.status != patch.status or not allowed_from:
@@ -124,6 +127,8 @@ async def transition_generation(
             )
             or updated
         )
+    if updated.pending_events:
+        await events.relay(updated)
     if updated.usage is not None:
         await _record_generation_usage(user, updated)
     elif updated.status in ("succeeded", "failed") and updated.reservation_id is not None:

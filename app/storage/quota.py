@@ -74,13 +74,14 @@ async def _change(
     With `create`, the owner's first change creates the counters."""
     committed = used + reserved
     increments = {"used_bytes": used, "reserved_bytes": reserved, "committed_bytes": committed}
-    return await owned(StorageUse, owner_id).increment_within(
+    applied = await owned(StorageUse, owner_id).increment_within(
         str(owner_id),
         increments,
         total="committed_bytes",
         limit=limit,
         first=partial(_first_use, owner_id) if create else None,
     )
+    return applied is not None
 
 
 class StorageHold:

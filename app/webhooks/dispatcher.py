@@ -1,0 +1,279 @@
+"""Delivering the outbox: at least once, in order per endpoint, safe on many processes.
+
+One round (`deliver_round`, run every `WEBHOOK_POLL_S` by each app process and by
+`genstore webhooks deliver`):
+
+1. relay what crashed writes left owed (`events.relay_pending`);
+2. fan out new events: one delivery per subscribed endpoint (the owner's, and administrators'
+   endpoints for every user), its id derived from both, so a repeated fan-out adds nothing;
+3. send what is due: for each endpoint only its oldest pending delivery (so an endpoint gets
+   its events in order, and a failing one holds back the later ones until it is given up),
+   claimed with a lease by one findAndModify so one process sends it. A 2xx delivers it; any
+   other answer or error is an attempt logged on the delivery and retried with exponential
+   backoff and full jitter, for `WEBHOOK_GIVE_UP_HOURS`; an endpoint failing that long is
+   disabled, and re-enabling it sends what is pending.
+
+A process killed while sending leaves the lease to expire: the delivery is sent again, with the
+same `webhook-id` (at least once). This job reads every owner's deliveries by time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from bson import ObjectId
+
+from app.auth.scoping import owned
+from app.engine import insert_unless_exists
+from app.observability import WEBHOOK_DELIVERIES, WEBHOOK_OUTBOX
+from app.settings import Settings
+from app.webhooks import events, signing
+from app.webhooks.targets import TargetRefused, check_addresses
+from documents.base import utcnow
+from documents.webhook import Attempt, Delivery, Event, WebhookEndpoint
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+FAN_OUT_BATCH = 500
+SEND_BATCH = 50
+MAX_LOGGED_ATTEMPTS = 25
+MAX_RESPONSE_BYTES = 4096
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+@dataclass
+class RoundReport:
+    relayed: int = 0
+    fanned_out: int = 0
+    delivered: int = 0
+    failed_attempts: int = 0
+
+
+def payload(event: Event) -> str:
+    return json.dumps(
+        {
+            "id": event.id,
+            "type": event.type,
+            "created_at": event.created_at.isoformat(),
+            "data": event.data,
+        },
+        separators=(",", ":"),
+    )
+
+
+async def _subscribers(event: Event) -> list[WebhookEndpoint]:
+    wanted = {"events": event.type}
+    own = await owned(WebhookEndpoint, event.owner_id).find(wanted).to_list()
+    admins = await WebhookEndpoint.find({"all_users": True, **wanted}).to_list()
+    return list({e.id: e for e in [*own, *admins]}.values())
+
+
+async def delivery_for(endpoint: WebhookEndpoint, event: Event, now: datetime) -> Delivery:
+    return owned(Delivery, endpoint.owner_id).new(
+        id=f"{event.id}@{endpoint.id}",
+        endpoint_id=endpoint.id,
+        event_id=event.id,
+        event_type=event.type,
+        sequence=event.created_at,
+        body=payload(event),
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def fan_out() -> int:
+    made = 0
+    pending = Event.find({"fanned_out": False}).sort("created_at").limit(FAN_OUT_BATCH)
+    for event in await pending.to_list():
+        now = utcnow()
+        for endpoint in await _subscribers(event):
+            made += await insert_unless_exists(await delivery_for(endpoint, event, now))
+        await owned(Event, event.owner_id).update_one(event.id, {"$set": {"fanned_out": True}})
+    return made
+
+
+async def _heads(now: datetime) -> list[Delivery]:
+    """The due deliveries that are the oldest pending one of their endpoint."""
+    due = (
+        await Delivery.find({"status": "pending", "next_attempt_at": {"$lte": now}})
+        .sort("sequence")
+        .limit(SEND_BATCH * 4)
+        .to_list()
+    )
+    heads: dict[ObjectId, Delivery] = {}
+    for delivery in due:
+        if delivery.endpoint_id in heads:
+            continue
+        earlier = await Delivery.find(
+            {
+                "endpoint_id": delivery.endpoint_id,
+                "status": "pending",
+                "sequence": {"$lt": delivery.sequence},
+            }
+        ).count()
+        if earlier == 0:
+            heads[delivery.endpoint_id] = delivery
+    return list(heads.values())[:SEND_BATCH]
+
+
+async def _claim(delivery: Delivery, now: datetime) -> Delivery | None:
+    free = {"$or": [{"lease_until": None}, {"lease_until": {"$lte": now}}]}
+    return await owned(Delivery, delivery.owner_id).update(
+        delivery.id,
+        {"$set": {"lease_until": now + LEASE}},
+        extra={"status": "pending", **free},
+    )
+
+
+def _backoff(settings: Settings, attempt: int) -> float:
+    ceiling = min(settings.webhook_retry_max_s, settings.webhook_retry_base_s * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter: timing, not secrecy
+
+
+async def send(
+    http: httpx.AsyncClient, settings: Settings, endpoint: WebhookEndpoint, delivery: Delivery
+) -> Attempt:
+    """One POST of the delivery's body, signed; the attempt as the log shows it."""
+    started = time.perf_counter()
+    number = delivery.attempt_count + 1
+    status_code, error = None, None
+    try:
+        await check_addresses(endpoint.url, allow_private=settings.webhook_allow_private)
+        now = utcnow()
+        keys = [endpoint.secret]
+        if endpoint.previous_secret and endpoint.previous_until and endpoint.previous_until > now:
+            keys.append(endpoint.previous_secret)
+        headers = signing.headers(keys, delivery.event_id, int(now.timestamp()), delivery.body)
+        async with http.stream(
+            "POST", endpoint.url, content=delivery.body.encode(), headers=headers
+        ) as response:
+            status_code = response.status_code
+            read = 0
+            async for chunk in response.aiter_bytes():  # at most 4 KB of what it says
+                read += len(chunk)
+                if read >= MAX_RESPONSE_BYTES:
+                    break
+    except TargetRefused as exc:
+        error = str(exc)
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+    elapsed = int((time.perf_counter() - started) * 1000)
+    return Attempt(
+        number=number, at=utcnow(), status_code=status_code, duration_ms=elapsed, error=error
+    )
+
+
+async def _settle(
+    settings: Settings, endpoint: WebhookEndpoint, delivery: Delivery, attempt: Attempt
+) -> bool:
+    """Log the attempt; deliver, retry later or give up. True when delivered."""
+    now = attempt.at
+    ok = attempt.status_code is not None and 200 <= attempt.status_code < 300
+    first = delivery.first_attempt_at or now
+    update: dict[str, Any] = {
+        "$set": {
+            "attempt_count": attempt.number,
+            "first_attempt_at": first,
+            "lease_until": None,
+            "updated_at": now,
+        },
+        "$push": {"attempts": attempt.model_dump()},
+    }
+    if ok:
+        update["$set"]["status"] = "delivered"
+    elif now - first >= timedelta(hours=settings.webhook_give_up_hours):
+        update["$set"]["status"] = "failed"
+    else:
+        delay = _backoff(settings, attempt.number)
+        update["$set"]["next_attempt_at"] = now + timedelta(seconds=delay)
+    deliveries = owned(Delivery, delivery.owner_id)
+    await deliveries.update_one(delivery.id, update)
+    if len(delivery.attempts) >= MAX_LOGGED_ATTEMPTS:
+        await deliveries.update_one(delivery.id, {"$pop": {"attempts": -1}})
+    WEBHOOK_DELIVERIES.labels("delivered" if ok else "failed").inc()
+    await _endpoint_health(settings, endpoint, ok, now)
+    return ok
+
+
+async def _endpoint_health(
+    settings: Settings, endpoint: WebhookEndpoint, ok: bool, now: datetime
+) -> None:
+    endpoints = owned(WebhookEndpoint, endpoint.owner_id)
+    if ok:
+        if endpoint.failing_since is not None:
+            await endpoints.update_one(endpoint.id, {"$set": {"failing_since": None}})
+        return
+    if endpoint.failing_since is None:
+        await endpoints.update_one(
+            endpoint.id, {"$set": {"failing_since": now}}, extra={"failing_since": None}
+        )
+    elif now - endpoint.failing_since >= timedelta(hours=settings.webhook_give_up_hours):
+        reason = f"every delivery failed for {settings.webhook_give_up_hours:g} hours"
+        await endpoints.update_one(
+            endpoint.id,
+            {"$set": {"disabled_at": now, "disabled_reason": reason}},
+            extra={"disabled_at": None},
+        )
+
+
+async def deliver_due(http: httpx.AsyncClient, settings: Settings) -> tuple[int, int]:
+    """(delivered, failed attempts) of one pass over the due heads."""
+    now = utcnow()
+    heads = await _heads(now)
+    if not heads:
+        return 0, 0
+    endpoints = {
+        e.id: e
+        async for e in WebhookEndpoint.find({"_id": {"$in": list({d.endpoint_id for d in heads})}})
+    }
+
+    async def one(delivery: Delivery) -> bool | None:
+        endpoint = endpoints.get(delivery.endpoint_id)
+        if endpoint is None or endpoint.disabled_at is not None:
+            return None  # waits for the endpoint to be enabled (or goes with it)
+        claimed = await _claim(delivery, now)
+        if claimed is None:
+            return None  # another process is sending it
+        attempt = await send(http, settings, endpoint, claimed)
+        return await _settle(settings, endpoint, claimed, attempt)
+
+    results = await asyncio.gather(*(one(d) for d in heads))
+    return sum(r is True for r in results), sum(r is False for r in results)
+
+
+async def deliver_round(http: httpx.AsyncClient, settings: Settings) -> RoundReport:
+    report = RoundReport()
+    report.relayed = await events.relay_pending()
+    report.fanned_out = await fan_out()
+    report.delivered, report.failed_attempts = await deliver_due(http, settings)
+    WEBHOOK_OUTBOX.set(await Delivery.find({"status": "pending"}).count())
+    return report
+
+
+def client() -> httpx.AsyncClient:
+    """Redirects are not followed; connect within 5 s, everything within 15 s."""
+    return httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+
+
+async def dispatch_forever(settings: Settings) -> None:
+    """The app process's dispatcher: a round every `WEBHOOK_POLL_S`; a failed round is logged
+    and the next one tries again."""
+    async with client() as http:
+        while True:
+            try:
+                await deliver_round(http, settings)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a round must never stop the loop
+                log.exception("webhook dispatch round failed")
+            await asyncio.sleep(settings.webhook_poll_s)
