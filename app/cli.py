@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from app import database
 from app.budgets.check import Drift, check_quotas
+from app.command import run_with_database
 from app.database import get_db
 from app.diagnostics.render import print_report
 from app.diagnostics.service import diagnose
@@ -47,23 +47,6 @@ console = Console(stderr=True, soft_wrap=True)
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 T = TypeVar("T")
-
-
-def run_with_database(work: Callable[[], Awaitable[T]], *, create_indexes: bool = True) -> T:
-    """Connect, run one command's work, disconnect."""
-
-    async def main() -> T:
-        try:
-            await database.connect(get_settings(), create_indexes=create_indexes)
-        except database.DatabaseNotConfigured as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from exc
-        try:
-            return await work()
-        finally:
-            await database.disconnect()
-
-    return asyncio.run(main())
 
 
 @cli.command()

@@ -43,6 +43,7 @@ from app.shares.router import router as shares_router
 from app.sites.router import public_router as public_sites_router
 from app.sites.router import router as sites_router
 from app.stories.router import router as stories_router
+from app.streams.router import conversation_events, generation_events
 from app.tags.router import router as tags_router
 from app.trash.router import router as trash_router
 from app.tutorials.router import router as tutorials_router
@@ -155,6 +156,8 @@ def _area_routers() -> list:
         folders_router,
         tags_router,
         webhooks_router,
+        conversation_events,
+        generation_events,
         trash_router,
         lifecycle_router,
         retention_router,

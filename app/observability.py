@@ -242,4 +242,5 @@ WEBHOOK_DELIVERIES = Counter(
 )
 WEBHOOK_OUTBOX = Gauge("webhook_outbox_depth", "Webhook deliveries pending (last dispatch round).")
 SSE_CLIENTS = Gauge("sse_clients", "Event-stream clients connected to this process.")
+SSE_FEEDS = Gauge("sse_conversation_feeds", "Conversations this process reads for its streams.")
 command_recorder = CommandRecorder()

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     webhook_retry_base_s: float = Field(default=5.0, gt=0)
     webhook_retry_max_s: float = Field(default=3600.0, gt=0)
     webhook_give_up_hours: float = Field(default=24.0, gt=0)
+    # Live streams (SSE): how often a process reads a watched conversation or generation, the
+    # heartbeat of an idle stream, and the events one slow client may have waiting.
+    sse_poll_s: float = Field(default=0.25, gt=0, le=60)
+    sse_heartbeat_s: float = Field(default=15.0, gt=0)
+    sse_queue: int = Field(default=256, ge=1)
+    # A stream ends after this long; clients reconnect with `Last-Event-ID` (EventSource does).
+    sse_max_s: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")
     def _default_base_url(self) -> Settings:

@@ -108,9 +108,7 @@ class Delivery(OwnedDocument):
     class Settings:
         name = "webhook_deliveries"
         indexes = [
-            IndexModel(
-                [("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"
-            ),
+            IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="status_due"),
             IndexModel(
                 [("endpoint_id", ASCENDING), ("status", ASCENDING), ("sequence", ASCENDING)],
                 name="endpoint_queue",

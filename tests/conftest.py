@@ -118,6 +118,8 @@ def settings(mongo_url: str, idp_private_key: rsa.RSAPrivateKey) -> Iterator[Set
         webhook_poll_s=0.2,
         webhook_retry_base_s=0.1,
         webhook_retry_max_s=0.5,
+        sse_poll_s=0.05,
+        sse_max_s=5.0,
     )
     yield settings
     client: MongoClient = MongoClient(mongo_url, serverSelectionTimeoutMS=2000)

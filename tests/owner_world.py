@@ -30,6 +30,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/v1/folders/{folder_id}"): {"name": "taken over"},
     ("PATCH", "/api/v1/tags/{name}"): {"name": "taken over"},
     ("PATCH", "/api/v1/files/{file_id}"): {"filename": "taken.txt"},
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): {"url": "http://127.0.0.1:9/taken"},
     ("PATCH", "/api/v1/generations/{generation_id}"): {"status": "running"},
     ("PATCH", "/api/v1/workflows/{workflow_id}"): {"title": "taken over"},
     ("POST", "/api/v1/workflows/{workflow_id}/phases/{name}"): {"status": "running"},
@@ -158,6 +159,13 @@ async def build_world(client: httpx.AsyncClient, user: TestUser) -> dict[str, di
         headers=user.headers,
     )
     world["tags"] = {"name": f"only {user.id}"}  # a name, not an id: each world its own
+    hook = await client.post(
+        "/api/v1/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["generation.succeeded"]},
+        headers=user.headers,
+    )
+    ping = await client.post(f"/api/v1/webhooks/{hook.json()['id']}/test", headers=user.headers)
+    world["webhooks"] = {"webhook_id": hook.json()["id"], "delivery_id": ping.json()["delivery_id"]}
     return world
 
 

@@ -40,6 +40,8 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
         "WEBHOOK_POLL_S": str(settings.webhook_poll_s),
         "WEBHOOK_RETRY_BASE_S": str(settings.webhook_retry_base_s),
         "WEBHOOK_RETRY_MAX_S": str(settings.webhook_retry_max_s),
+        "SSE_POLL_S": str(settings.sse_poll_s),
+        "SSE_MAX_S": str(settings.sse_max_s),
         **extra,
     }
 

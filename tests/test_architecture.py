@@ -22,6 +22,7 @@ RAW_DRIVER_MODULES = {
     "app/conversations/history.py",
     "app/conversations/window.py",
     "app/search/candidates.py",
+    "app/streams/feeds.py",
     "app/database.py",
     "app/diagnostics/service.py",
     "app/dump.py",

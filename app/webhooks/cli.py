@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from app.command import run_with_database
 from app.settings import get_settings
 from app.webhooks import dispatcher
 
@@ -14,7 +15,6 @@ webhooks_cli = typer.Typer(no_args_is_help=True, help="Webhook deliveries.")
 @webhooks_cli.command("deliver")
 def webhooks_deliver() -> None:
     """Run the webhook dispatcher once: relay owed events, fan out, send what is due."""
-    from app.cli import run_with_database  # the command line's one way to connect
 
     async def work() -> dispatcher.RoundReport:
         async with dispatcher.client() as http:
