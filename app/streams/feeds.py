@@ -4,7 +4,7 @@ One `ConversationFeed` per watched conversation per process, however many client
 it reads the conversation every `SSE_POLL_S` (a bounded poll by sequence: only `message_count`
 and `updated_at`, and the new messages when those moved), and hands each new or edited
 message to every subscriber's queue. Polling works on every engine (change streams need a
-replica set, and FerretDB has none). A subscriber's queue holds at most `SSE_QUEUE` events: a
+replica set, which not every engine has). A subscriber's queue holds at most `SSE_QUEUE` events: a
 client that reads too slowly is cut off instead of growing the process's memory, and resumes
 with `Last-Event-ID` from the database, missing nothing.
 

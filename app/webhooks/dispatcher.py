@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 FAN_OUT_BATCH = 500
 SEND_BATCH = 50
+PER_ENDPOINT_ROUND = 100  # deliveries one endpoint gets per round, in order
 MAX_LOGGED_ATTEMPTS = 25
 MAX_RESPONSE_BYTES = 4096
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -230,25 +231,39 @@ async def deliver_due(http: httpx.AsyncClient, settings: Settings) -> tuple[int,
     """(delivered, failed attempts) of one pass over the due heads."""
     now = utcnow()
     heads = await _heads(now)
-    if not heads:
-        return 0, 0
-    endpoints = {
-        e.id: e
-        async for e in WebhookEndpoint.find({"_id": {"$in": list({d.endpoint_id for d in heads})}})
-    }
 
-    async def one(delivery: Delivery) -> bool | None:
-        endpoint = endpoints.get(delivery.endpoint_id)
-        if endpoint is None or endpoint.disabled_at is not None:
-            return None  # waits for the endpoint to be enabled (or goes with it)
-        claimed = await _claim(delivery, now)
-        if claimed is None:
-            return None  # another process is sending it
-        attempt = await send(http, settings, endpoint, claimed)
-        return await _settle(settings, endpoint, claimed, attempt)
+    async def queue_of(head: Delivery) -> tuple[int, int]:
+        """The endpoint's due deliveries in order, one at a time, until one fails."""
+        delivered = 0
+        delivery: Delivery | None = head
+        while delivery is not None and delivered < PER_ENDPOINT_ROUND:
+            # Read for each delivery: a rotation or a disable applies to the very next one.
+            endpoint = await WebhookEndpoint.get(head.endpoint_id)
+            if endpoint is None or endpoint.disabled_at is not None:
+                break  # waits for the endpoint to be enabled (or goes with it)
+            claimed = await _claim(delivery, utcnow())
+            if claimed is None:
+                break  # another process is sending it
+            attempt = await send(http, settings, endpoint, claimed)
+            if not await _settle(settings, endpoint, claimed, attempt):
+                return delivered, 1
+            delivered += 1
+            delivery = await _next_due(endpoint, utcnow())
+        return delivered, 0
 
-    results = await asyncio.gather(*(one(d) for d in heads))
-    return sum(r is True for r in results), sum(r is False for r in results)
+    results = await asyncio.gather(*(queue_of(d) for d in heads))
+    return sum(r[0] for r in results), sum(r[1] for r in results)
+
+
+async def _next_due(endpoint: WebhookEndpoint, now: datetime) -> Delivery | None:
+    """The endpoint's oldest pending delivery, when it is due."""
+    found = await (
+        Delivery.find({"endpoint_id": endpoint.id, "status": "pending"})
+        .sort("sequence")
+        .limit(1)
+        .to_list()
+    )
+    return found[0] if found and found[0].next_attempt_at <= now else None
 
 
 async def deliver_round(http: httpx.AsyncClient, settings: Settings) -> RoundReport:
