@@ -50,6 +50,7 @@ from app.tutorials.router import router as tutorials_router
 from app.usage.router import router as usage_router
 from app.users.router import router as users_router
 from app.webhooks.dispatcher import dispatch_forever
+from app.webhooks.events import watch_subscriptions
 from app.webhooks.router import router as webhooks_router
 from app.workflows.router import router as workflows_router
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await fail_interrupted(settings)  # jobs of a process that stopped: failed, and said so
         folding = asyncio.create_task(fold_forever(timedelta(seconds=settings.rollup_fold_after_s)))
         background = [folding]
+        background.append(asyncio.create_task(watch_subscriptions(settings.webhook_poll_s)))
         if settings.webhook_dispatch:
             background.append(asyncio.create_task(dispatch_forever(settings)))
         _freeze_startup_heap()

@@ -57,10 +57,13 @@ class ImportJob(OwnedDocument):
     # Renewed while the job runs; a running job whose heartbeat stopped was interrupted.
     heartbeat_at: datetime | None = None
     extra: dict[str, Any] | None = None
+    # `import.finished`, owed to the outbox by the job's final update (`app/webhooks/events.py`).
+    pending_events: list[str] = Field(default_factory=list)
 
     class Settings:
         name = "import_jobs"
         indexes = [
             IndexModel([("owner_id", ASCENDING), ("_id", DESCENDING)], name="owner_id_desc"),
             IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)], name="status_beat"),
+            IndexModel([("pending_events", ASCENDING)], name="pending_events"),
         ]

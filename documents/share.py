@@ -39,6 +39,8 @@ class Share(OwnedDocument):
     max_views: int | None = None
     views: int = 0
     views_left: int | None = None  # max_views - views; None when unlimited
+    # `share.exhausted` is in the outbox (`app/webhooks/events.py`).
+    exhausted_recorded: bool = False
     last_viewed_at: datetime | None = None
     password_hash: str | None = None
     revoked_at: datetime | None = None
@@ -48,6 +50,7 @@ class Share(OwnedDocument):
         indexes = [
             IndexModel([("token_hash", ASCENDING)], unique=True, name="token_hash_unique"),
             IndexModel([("owner_id", ASCENDING), ("_id", DESCENDING)], name="owner_id_desc"),
+            IndexModel([("views_left", ASCENDING)], name="views_left"),
             IndexModel(
                 [("owner_id", ASCENDING), ("resource", ASCENDING), ("resource_id", ASCENDING)],
                 name="owner_resource",

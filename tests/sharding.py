@@ -68,6 +68,8 @@ ALLOWED_FUNCTIONS = {
     ("app/sites/service.py", "published_file"),
     # The events a crash kept from the outbox, across owners (dispatcher rounds, app start).
     ("app/webhooks/events.py", "relay_pending"),
+    # Which owners anyone subscribes message events for (each process, every poll).
+    ("app/webhooks/events.py", "refresh"),
 }
 
 FILTERS = {

@@ -245,6 +245,64 @@ async def test_an_endpoint_failing_for_a_day_is_disabled(
     assert shown["enabled"] is False and "failed" in shown["disabled_reason"]
 
 
+async def test_imports_shares_storage_and_messages_have_their_events(
+    client: httpx.AsyncClient, alice: TestUser, admin: TestUser, receiver: Receiver
+):
+    endpoint = await _endpoint(
+        client,
+        alice,
+        receiver.url,
+        [
+            "import.finished",
+            "share.exhausted",
+            "storage.threshold",
+            "conversation.message_appended",
+        ],
+    )
+    export = b'[{"uuid": "c1", "name": "imported", "chat_messages": []}]'
+    started = await client.post(
+        f"{API}/imports", files={"file": ("c.json", export)}, headers=alice.headers
+    )
+    assert started.status_code == 202, started.text
+    conversation = await client.post(
+        f"{API}/conversations", json={"title": "shared"}, headers=alice.headers
+    )
+    conversation_id = conversation.json()["id"]
+    sent = await client.post(
+        f"{API}/conversations/{conversation_id}/messages",
+        json={"role": "user", "content": "hello"},
+        headers=alice.headers,
+    )
+    share = await client.post(
+        f"{API}/conversations/{conversation_id}/shares",
+        json={"mode": "live", "max_views": 2},
+        headers=alice.headers,
+    )
+    token = share.json()["url"].rsplit("/", 1)[1]
+    for _ in range(3):
+        await client.get(f"/s/{token}")
+    await client.put(
+        f"{API}/admin/users/{alice.id}/limits",
+        json={"monthly_spend_usd": None, "storage_bytes": 1000},
+        headers=admin.headers,
+    )
+    await client.post(
+        f"{API}/files", files={"file": ("a.txt", b"x" * 850, "text/plain")}, headers=alice.headers
+    )
+    received = await receiver.wait_for(4)
+    await asyncio.sleep(1.0)  # and nothing more
+    events = {}
+    for r in receiver.received:
+        event = _verified(endpoint["secret"], r)
+        events.setdefault(event["type"], []).append(event["data"])
+    assert events["import.finished"][0]["import_id"] == started.json()["id"]
+    assert events["import.finished"][0]["status"] == "done"
+    assert [e["message_id"] for e in events["conversation.message_appended"]] == [sent.json()["id"]]
+    assert [e["share_id"] for e in events["share.exhausted"]] == [share.json()["id"]]
+    assert [e["threshold_percent"] for e in events["storage.threshold"]] == [80]
+    assert len(received) == 4
+
+
 @pytest.mark.parametrize(
     "url",
     [

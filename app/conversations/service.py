@@ -27,6 +27,7 @@ from app.search.text import folded_field
 from app.shares.service import delete_shares_of
 from app.trash.moves import discard_or_404
 from app.usage.ledger import record_usage_event
+from app.webhooks import events
 from documents.base import day_of, utcnow
 from documents.conversation import (
     MESSAGE_OVERHEAD_BYTES,
@@ -203,6 +204,7 @@ async def append_message(user: User, conversation_id: str, body: MessageCreate) 
             conversation_id=appended.conversation_id,
             occurred_at=now,
         )
+    await events.message_appended(scope.owner_id, appended.conversation_id, message, appended.seq)  # type: ignore[arg-type]
     if appended.needs_roll:
         await window.roll_window(scope.owner_id, appended.conversation_id)  # type: ignore[arg-type]
     return Message.model_validate(window.with_seq(message, appended.seq))

@@ -40,6 +40,7 @@ from app.imports.writer import (
 from app.pagination import CursorParams, Page
 from app.settings import Settings
 from app.uploads import MultipartUpload
+from app.webhooks import events
 from documents.base import utcnow
 from documents.import_job import ImportItem, ImportJob
 from documents.user import User
@@ -59,6 +60,7 @@ FORMATS = ("chatgpt", "claude", "openwebui", "librechat", "chatbotui", "genstore
 
 # Tasks of this process's jobs, kept referenced until they end.
 _running: set[asyncio.Task[None]] = set()
+FINISHED_EVENT = {"pending_events": "import.finished"}
 
 
 def imports_of(user: User | ObjectId) -> Scope[ImportJob]:
@@ -169,8 +171,13 @@ async def run_import(
             export.path.unlink(missing_ok=True)
     if final["status"] == "failed":
         await pending.flush(scope, job.id, export)  # what was written before the failure
-    await scope.update_one(job.id, {"$set": {**final, "finished_at": utcnow()}})
-    return await scope.get_or_404(job.id)
+    await scope.update_one(
+        job.id,
+        {"$set": {**final, "finished_at": utcnow()}, "$addToSet": FINISHED_EVENT},
+    )
+    finished = await scope.get_or_404(job.id)
+    await events.relay(finished)
+    return finished
 
 
 @dataclass
@@ -345,7 +352,10 @@ async def fail_interrupted(
         "status": {"$in": list(LIVE)},
         "heartbeat_at": {"$lt": _beat_limit(settings)},
     }
-    update = {"$set": {"status": "failed", "error": INTERRUPTED, "finished_at": utcnow()}}
+    update = {
+        "$set": {"status": "failed", "error": INTERRUPTED, "finished_at": utcnow()},
+        "$addToSet": FINISHED_EVENT,  # relayed by the dispatcher's next round
+    }
     if scope is not None and job_id is not None:
         return 1 if await scope.update_one(job_id, update, extra=stale) else 0
     if scope is not None:

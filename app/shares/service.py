@@ -26,6 +26,7 @@ from app.observability import SHARE_VIEWS
 from app.pagination import CursorParams, Page
 from app.shares.schemas import ConversationShareCreate, ShareLimits, SharePatch, SiteShareCreate
 from app.sites.versions import existing_version, file_at
+from app.webhooks import events
 from documents.base import utcnow
 from documents.conversation import Conversation
 from documents.share import SNAPSHOT_PART_MESSAGES, Share, SharedMessage, ShareSnapshot
@@ -237,6 +238,8 @@ async def open_share(token: str, password: str | None, *, count_view: bool) -> S
         again = await _find(token)
         raise Gone(GONE[_unusable(again, utcnow()) or "exhausted"])
     SHARE_VIEWS.labels(share.resource).inc()
+    if counted.views_left == 0:  # this view was the last: one viewer sees that
+        await events.share_exhausted(counted)
     return counted
 
 

@@ -32,6 +32,7 @@ from app.database import get_db
 from app.engine import insert_unless_exists, retrying
 from app.errors import StorageQuotaExceeded
 from app.storage.leases import UploadLease, leased_shas
+from app.webhooks import events
 from documents import OWNED_DOCUMENTS
 from documents.base import utcnow
 from documents.blob import FILES
@@ -70,18 +71,28 @@ async def _change(
     limit: int | None = None,
     create: bool = False,
 ) -> bool:
-    """One `$inc` of the owner's counters; with `limit`, only if committed stays within it.
+    """One `$inc` of the owner's counters; with `limit`, only if committed stays within it
+    (and then the new total is read back by the same command, for the storage thresholds).
     With `create`, the owner's first change creates the counters."""
     committed = used + reserved
     increments = {"used_bytes": used, "reserved_bytes": reserved, "committed_bytes": committed}
-    applied = await owned(StorageUse, owner_id).increment_within(
+    watched = limit is not None and committed > 0
+    total = await owned(StorageUse, owner_id).increment_within(
         str(owner_id),
         increments,
         total="committed_bytes",
         limit=limit,
         first=partial(_first_use, owner_id) if create else None,
+        read=watched,
     )
-    return applied is not None
+    if total is not None and watched:
+        await events.storage_thresholds(
+            owner_id,
+            before=total - committed,
+            after=total,
+            limit=limit,  # type: ignore[arg-type]
+        )
+    return total is not None
 
 
 class StorageHold:

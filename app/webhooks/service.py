@@ -10,7 +10,7 @@ from typing import Any
 from app.auth.scoping import Scope, owned
 from app.errors import Forbidden
 from app.pagination import CursorParams, Page
-from app.webhooks import signing
+from app.webhooks import events, signing
 from app.webhooks.dispatcher import delivery_for
 from app.webhooks.schemas import WebhookCreate, WebhookPatch, WebhookSecret
 from documents.base import utcnow
@@ -35,6 +35,7 @@ async def create_endpoint(user: User, body: WebhookCreate) -> WebhookEndpoint:
         secret=signing.new_secret(),
     )
     await endpoint.insert()
+    await events.SUBSCRIPTIONS.refresh()
     return endpoint
 
 
@@ -55,12 +56,15 @@ async def update_endpoint(user: User, endpoint_id: str, patch: WebhookPatch) -> 
     elif patch.enabled is False:
         changes |= {"disabled_at": utcnow(), "disabled_reason": "disabled by its owner"}
     changes["updated_at"] = utcnow()
-    return await endpoints_of(user).update_or_404(endpoint_id, {"$set": changes})
+    updated = await endpoints_of(user).update_or_404(endpoint_id, {"$set": changes})
+    await events.SUBSCRIPTIONS.refresh()
+    return updated
 
 
 async def delete_endpoint(user: User, endpoint_id: str) -> None:
     oid = await endpoints_of(user).delete_or_404(endpoint_id)
     await owned(Delivery, user).delete_many({"endpoint_id": oid})
+    await events.SUBSCRIPTIONS.refresh()
 
 
 async def rotate_secret(user: User, endpoint_id: str) -> WebhookSecret:
