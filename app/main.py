@@ -55,6 +55,8 @@ from app.webhooks.router import router as webhooks_router
 from app.workflows.router import router as workflows_router
 
 API_PREFIX = "/api/v1"
+# How often each process rereads who subscribes to message events (`app/webhooks/events.py`).
+SUBSCRIPTIONS_EVERY_S = 5.0
 _NO_TELEMETRY: TelemetryConfig = {
     "tracing": False,
     "metrics": False,
@@ -72,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await fail_interrupted(settings)  # jobs of a process that stopped: failed, and said so
         folding = asyncio.create_task(fold_forever(timedelta(seconds=settings.rollup_fold_after_s)))
         background = [folding]
-        background.append(asyncio.create_task(watch_subscriptions(settings.webhook_poll_s)))
+        background.append(asyncio.create_task(watch_subscriptions(SUBSCRIPTIONS_EVERY_S)))
         if settings.webhook_dispatch:
             background.append(asyncio.create_task(dispatch_forever(settings)))
         _freeze_startup_heap()

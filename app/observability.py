@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
@@ -205,16 +206,21 @@ async def metrics_endpoint(_: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+_CAPTURE: ContextVar[list[str] | None] = ContextVar("command_capture", default=None)
+
+
 class CommandRecorder(monitoring.CommandListener):
     """Counts the database commands the app issues: `db_commands_total` for Prometheus, and
-    `capture()` for tests that assert how many round trips a request costs."""
+    `capture()` for tests that assert how many round trips a request costs.
 
-    def __init__(self) -> None:
-        self._captures: list[list[str]] = []
+    A capture sees the commands of its own context only — the code it calls and the tasks
+    that code starts — never those of background work running meanwhile (the webhook
+    dispatcher, feeds): the listener runs in the task that sends the command."""
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         DB_COMMANDS.labels(event.command_name).inc()
-        for capture in self._captures:
+        capture = _CAPTURE.get()
+        if capture is not None:
             capture.append(event.command_name)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
@@ -226,11 +232,11 @@ class CommandRecorder(monitoring.CommandListener):
     @contextmanager
     def capture(self) -> Iterator[list[str]]:
         names: list[str] = []
-        self._captures.append(names)
+        token = _CAPTURE.set(names)
         try:
             yield names
         finally:
-            self._captures.remove(names)
+            _CAPTURE.reset(token)
 
 
 DB_COMMANDS = Counter("db_commands_total", "Database commands issued.", ["command"])

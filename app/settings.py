@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     webhook_retry_base_s: float = Field(default=5.0, gt=0)
     webhook_retry_max_s: float = Field(default=3600.0, gt=0)
     webhook_give_up_hours: float = Field(default=24.0, gt=0)
+    # Sent (or given up) deliveries and their events stay this long for the delivery log.
+    webhook_log_days: float = Field(default=30.0, gt=0)
     # Live streams (SSE): how often a process reads a watched conversation or generation, the
     # heartbeat of an idle stream, and the events one slow client may have waiting.
     sse_poll_s: float = Field(default=0.25, gt=0, le=60)

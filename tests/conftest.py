@@ -115,7 +115,7 @@ def settings(mongo_url: str, idp_private_key: rsa.RSAPrivateKey) -> Iterator[Set
         import_stale_seconds=10,  # a killed process's import is failed within seconds
         # Webhooks go to receivers on loopback, retried within tenths of a second.
         webhook_allow_private=True,
-        webhook_poll_s=0.2,
+        webhook_poll_s=1.0,
         webhook_retry_base_s=0.1,
         webhook_retry_max_s=0.5,
         sse_poll_s=0.05,

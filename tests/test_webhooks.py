@@ -19,6 +19,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from app.database import get_db
+from app.jobs.cleanup import run_cleanup
 from app.settings import Settings
 from app.webhooks.events import MESSAGE_APPENDED
 from app.webhooks.targets import TargetRefused, check_addresses
@@ -464,3 +465,28 @@ async def test_kill_9_loses_no_event(settings: Settings, app: FastAPI, receiver:
     owing = {"owner_id": owner, "pending_events.0": {"$exists": True}}
     assert await get_db().generations.count_documents(owing) == 0
     print(f"generations owing their event after a kill: {owed_seen}")
+
+
+async def test_cleanup_drops_the_old_log_but_not_what_is_pending(
+    client: httpx.AsyncClient, alice: TestUser, receiver: Receiver
+):
+    endpoint = await _endpoint(client, alice, receiver.url, ["generation.succeeded"])
+    await _finished_generation(client, alice)
+    await receiver.wait_for(1)
+    [delivery] = await _settled_log(client, alice, endpoint["id"])
+    old = utcnow() - timedelta(days=31)
+    db = get_db()
+    await db.webhook_deliveries.update_one({"_id": delivery["id"]}, {"$set": {"updated_at": old}})
+    await db.events.update_one({"_id": delivery["event_id"]}, {"$set": {"created_at": old}})
+    # Another endpoint's delivery of the same event, still pending, keeps the event.
+    other = {**(await db.webhook_deliveries.find_one({"_id": delivery["id"]}))}
+    other.update(_id=f"{delivery['event_id']}@other", status="pending", updated_at=old)
+    await db.webhook_deliveries.insert_one(other)
+    report = await run_cleanup()
+    assert report.webhook_deliveries >= 1
+    assert await db.webhook_deliveries.count_documents({"_id": delivery["id"]}) == 0
+    assert await db.events.count_documents({"_id": delivery["event_id"]}) == 1
+    await db.webhook_deliveries.delete_one({"_id": other["_id"]})
+    await db.webhook_deliveries.delete_many({"event_id": delivery["event_id"]})
+    assert (await run_cleanup()).webhook_events >= 1
+    assert await db.events.count_documents({"_id": delivery["event_id"]}) == 0

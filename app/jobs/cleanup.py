@@ -22,6 +22,7 @@ from app.usage.rollups import fold_pending
 from documents.base import utcnow
 from documents.outbox import OutboxMessage
 from documents.rate_limit import RateLimitWindow
+from documents.webhook import Delivery, Event
 
 BLOB_GRACE = timedelta(hours=1)
 OUTBOX_KEEP = timedelta(days=7)
@@ -41,10 +42,16 @@ class CleanupReport(storage.CollectionReport):
     outbox_tokens: int = 0
     expired_reservations: int = 0
     usage_batches_folded: int = 0
+    webhook_deliveries: int = 0
+    webhook_events: int = 0
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+async def _pending_event_ids() -> list[str]:
+    return await Delivery.distinct("event_id", {"status": "pending"})
 
 
 async def _sweep(model: type[Document], stale: dict[str, Any], *, dry_run: bool) -> int:
@@ -101,6 +108,22 @@ async def run_cleanup(
     )
     report.outbox_tokens = await _sweep(
         OutboxMessage, {"expires_at": {"$lt": now - OUTBOX_KEEP}}, dry_run=dry_run
+    )
+    # The webhook log: finished deliveries, then the events no pending delivery needs.
+    log_before = now - timedelta(days=settings.webhook_log_days)
+    report.webhook_deliveries = await _sweep(
+        Delivery,
+        {"status": {"$in": ["delivered", "failed"]}, "updated_at": {"$lt": log_before}},
+        dry_run=dry_run,
+    )
+    report.webhook_events = await _sweep(
+        Event,
+        {
+            "fanned_out": True,
+            "created_at": {"$lt": log_before},
+            "_id": {"$nin": await _pending_event_ids()},
+        },
+        dry_run=dry_run,
     )
     if not dry_run:
         report.expired_reservations = await release_expired()

@@ -20,6 +20,7 @@ same `webhook-id` (at least once). This job reads every owner's deliveries by ti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -43,6 +44,7 @@ from documents.webhook import Attempt, Delivery, Event, WebhookEndpoint
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
+REPAIR_EVERY_S = 10.0
 FAN_OUT_BATCH = 500
 SEND_BATCH = 50
 PER_ENDPOINT_ROUND = 100  # deliveries one endpoint gets per round, in order
@@ -57,6 +59,7 @@ class RoundReport:
     fanned_out: int = 0
     delivered: int = 0
     failed_attempts: int = 0
+    retry_in: float | None = None  # seconds to the soonest retry this round scheduled
 
 
 def payload(event: Event) -> str:
@@ -176,8 +179,10 @@ async def send(
 
 async def _settle(
     settings: Settings, endpoint: WebhookEndpoint, delivery: Delivery, attempt: Attempt
-) -> bool:
-    """Log the attempt; deliver, retry later or give up. True when delivered."""
+) -> float | None:
+    """Log the attempt; deliver, retry later or give up. None when delivered; else the seconds
+    to its retry (infinity when it was given up)."""
+    delay = float("inf")
     now = attempt.at
     ok = attempt.status_code is not None and 200 <= attempt.status_code < 300
     first = delivery.first_attempt_at or now
@@ -203,7 +208,7 @@ async def _settle(
         await deliveries.update_one(delivery.id, {"$pop": {"attempts": -1}})
     WEBHOOK_DELIVERIES.labels("delivered" if ok else "failed").inc()
     await _endpoint_health(settings, endpoint, ok, now)
-    return ok
+    return None if ok else delay
 
 
 async def _endpoint_health(
@@ -227,12 +232,12 @@ async def _endpoint_health(
         )
 
 
-async def deliver_due(http: httpx.AsyncClient, settings: Settings) -> tuple[int, int]:
-    """(delivered, failed attempts) of one pass over the due heads."""
+async def deliver_due(http: httpx.AsyncClient, settings: Settings) -> tuple[int, list[float]]:
+    """(delivered, the retry delays of the failed attempts) of one pass over the due heads."""
     now = utcnow()
     heads = await _heads(now)
 
-    async def queue_of(head: Delivery) -> tuple[int, int]:
+    async def queue_of(head: Delivery) -> tuple[int, float | None]:
         """The endpoint's due deliveries in order, one at a time, until one fails."""
         delivered = 0
         delivery: Delivery | None = head
@@ -245,14 +250,15 @@ async def deliver_due(http: httpx.AsyncClient, settings: Settings) -> tuple[int,
             if claimed is None:
                 break  # another process is sending it
             attempt = await send(http, settings, endpoint, claimed)
-            if not await _settle(settings, endpoint, claimed, attempt):
-                return delivered, 1
+            retry_in = await _settle(settings, endpoint, claimed, attempt)
+            if retry_in is not None:
+                return delivered, retry_in
             delivered += 1
             delivery = await _next_due(endpoint, utcnow())
-        return delivered, 0
+        return delivered, None
 
     results = await asyncio.gather(*(queue_of(d) for d in heads))
-    return sum(r[0] for r in results), sum(r[1] for r in results)
+    return sum(r[0] for r in results), [r[1] for r in results if r[1] is not None]
 
 
 async def _next_due(endpoint: WebhookEndpoint, now: datetime) -> Delivery | None:
@@ -266,12 +272,20 @@ async def _next_due(endpoint: WebhookEndpoint, now: datetime) -> Delivery | None
     return found[0] if found and found[0].next_attempt_at <= now else None
 
 
-async def deliver_round(http: httpx.AsyncClient, settings: Settings) -> RoundReport:
+async def deliver_round(
+    http: httpx.AsyncClient, settings: Settings, *, repair: bool = True
+) -> RoundReport:
+    """One round; `repair` also relays what crashed writes owe and measures the outbox (the
+    app's loop does that at start and every `REPAIR_EVERY_S`, not on every round)."""
     report = RoundReport()
-    report.relayed = await events.relay_pending()
+    if repair:
+        report.relayed = await events.relay_pending()
     report.fanned_out = await fan_out()
-    report.delivered, report.failed_attempts = await deliver_due(http, settings)
-    WEBHOOK_OUTBOX.set(await Delivery.find({"status": "pending"}).count())
+    report.delivered, retries = await deliver_due(http, settings)
+    report.failed_attempts = len(retries)
+    report.retry_in = min(retries, default=None)
+    if repair:
+        WEBHOOK_OUTBOX.set(await Delivery.find({"status": "pending"}).count())
     return report
 
 
@@ -281,14 +295,26 @@ def client() -> httpx.AsyncClient:
 
 
 async def dispatch_forever(settings: Settings) -> None:
-    """The app process's dispatcher: a round every `WEBHOOK_POLL_S`; a failed round is logged
-    and the next one tries again."""
+    """The app process's dispatcher: a round every `WEBHOOK_POLL_S`, at once when this process
+    records an event (`events.WAKE`), and when a retry it scheduled is due; the repair (what
+    crashed writes owe) at start and every `REPAIR_EVERY_S`. A failed round is logged and the
+    next one tries again."""
+    loop = asyncio.get_running_loop()
+    repaired_at = float("-inf")
     async with client() as http:
         while True:
+            wait = settings.webhook_poll_s
+            events.WAKE.clear()
+            repair = loop.time() - repaired_at >= REPAIR_EVERY_S
             try:
-                await deliver_round(http, settings)
+                report = await deliver_round(http, settings, repair=repair)
+                if repair:
+                    repaired_at = loop.time()
+                if report.retry_in is not None:
+                    wait = min(wait, max(report.retry_in, 0.01))
             except asyncio.CancelledError:
                 raise
             except Exception:  # a round must never stop the loop
                 log.exception("webhook dispatch round failed")
-            await asyncio.sleep(settings.webhook_poll_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(events.WAKE.wait(), wait)

@@ -31,6 +31,9 @@ from documents.webhook import Event, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
+# Set when this process records an event (or queues a delivery): its dispatcher wakes up.
+WAKE = asyncio.Event()
+
 BUDGET_THRESHOLDS = (50, 80, 100)
 STORAGE_THRESHOLDS = (80, 100)
 RELAY_BATCH = 200
@@ -42,7 +45,10 @@ async def record(owner_id: ObjectId, event_id: str, type_: str, data: dict[str, 
     event = owned(Event, owner_id).new(
         id=event_id, type=type_, data=data, created_at=now, updated_at=now
     )
-    return await insert_unless_exists(event)
+    recorded = await insert_unless_exists(event)
+    if recorded:
+        WAKE.set()  # this process's dispatcher fans it out now, not at its next poll
+    return recorded
 
 
 def generation_event(generation: Generation, type_: str) -> tuple[str, dict[str, Any]]:

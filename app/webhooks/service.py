@@ -58,6 +58,7 @@ async def update_endpoint(user: User, endpoint_id: str, patch: WebhookPatch) -> 
     changes["updated_at"] = utcnow()
     updated = await endpoints_of(user).update_or_404(endpoint_id, {"$set": changes})
     await events.SUBSCRIPTIONS.refresh()
+    events.WAKE.set()  # re-enabled: what is pending goes now
     return updated
 
 
@@ -103,6 +104,7 @@ async def send_ping(user: User, endpoint_id: str) -> Delivery:
     await event.insert()
     delivery = await delivery_for(endpoint, event, now)
     await delivery.insert()
+    events.WAKE.set()
     return delivery
 
 
@@ -121,7 +123,7 @@ async def retry_delivery(user: User, endpoint_id: str, delivery_id: str) -> Deli
     if found is None:
         raise deliveries.not_found()
     now = utcnow()
-    return await deliveries.update_or_404(
+    again = await deliveries.update_or_404(
         found.id,
         {
             "$set": {
@@ -133,3 +135,5 @@ async def retry_delivery(user: User, endpoint_id: str, delivery_id: str) -> Deli
             }
         },
     )
+    events.WAKE.set()
+    return again
