@@ -480,7 +480,13 @@ async def test_cleanup_drops_the_old_log_but_not_what_is_pending(
     await db.events.update_one({"_id": delivery["event_id"]}, {"$set": {"created_at": old}})
     # Another endpoint's delivery of the same event, still pending, keeps the event.
     other = {**(await db.webhook_deliveries.find_one({"_id": delivery["id"]}))}
-    other.update(_id=f"{delivery['event_id']}@other", status="pending", updated_at=old)
+    other.update(
+        _id=f"{delivery['event_id']}@other",
+        endpoint_id=ObjectId(),  # an endpoint that is gone: nothing sends it meanwhile
+        status="pending",
+        next_attempt_at=utcnow() + timedelta(hours=1),
+        updated_at=old,
+    )
     await db.webhook_deliveries.insert_one(other)
     report = await run_cleanup()
     assert report.webhook_deliveries >= 1
