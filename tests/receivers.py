@@ -38,6 +38,24 @@ class Receiver:
         await asyncio.wait_for(enough(), within)
         return self.received
 
+    def unique(self) -> list[Received]:
+        """What arrived, each `webhook-id` once (its first arrival): delivery is at least once,
+        and on an engine that does not isolate updates across connections two processes can
+        both send one delivery."""
+        seen: dict[str, Received] = {}
+        for received in self.received:
+            seen.setdefault(received.headers["webhook-id"], received)
+        return list(seen.values())
+
+    async def wait_for_unique(self, count: int, within: float = 20.0) -> list[Received]:
+        async def enough() -> None:
+            while len(self.unique()) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+
+        await asyncio.wait_for(enough(), within)
+        return self.unique()
+
 
 async def start_receiver() -> tuple[Receiver, uvicorn.Server, asyncio.Task]:
     port = free_port()

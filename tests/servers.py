@@ -42,6 +42,9 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
         "WEBHOOK_RETRY_MAX_S": str(settings.webhook_retry_max_s),
         "SSE_POLL_S": str(settings.sse_poll_s),
         "SSE_MAX_S": str(settings.sse_max_s),
+        # One dispatcher per test database, the in-process app's: a test that wants a served
+        # app to deliver says so.
+        "WEBHOOK_DISPATCH": "false",
         **extra,
     }
 

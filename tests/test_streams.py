@@ -135,8 +135,12 @@ async def test_a_client_that_drops_resumes_without_gaps_or_repeats(server: Serve
         assert [d["content"] for _, d in first + second] == [f"m{i}" for i in range(45)]
 
 
-async def test_edits_arrive_and_one_reader_serves_every_watcher(server: ServedApp):
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
+async def test_edits_arrive_and_one_reader_serves_every_watcher(settings: Settings):
+    # Its own server: the gauges it reads count every stream of the process.
+    async with (
+        served_app(settings) as own,
+        httpx.AsyncClient(base_url=own.base_url, timeout=60) as http,
+    ):
         headers = await _user(http, "edits")
         made = await http.post(f"{API}/conversations", json={"title": "edits"}, headers=headers)
         base = f"{API}/conversations/{made.json()['id']}"
