@@ -54,6 +54,9 @@ def server_command(port: int) -> list[str]:
     return [
         sys.executable, "-m", "uvicorn", "app.main:asgi", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+        # Clients keep connections between races: a server closing an idle one (uvicorn's
+        # default is 5 s) as a client reuses it made a race fail with ReadError.
+        "--timeout-keep-alive", "600",
     ]  # fmt: skip
 
 
