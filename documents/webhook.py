@@ -18,15 +18,6 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import OwnedDocument
 
-EVENT_TYPES = (
-    "generation.succeeded",
-    "generation.failed",
-    "import.finished",
-    "budget.threshold",
-    "storage.threshold",
-    "share.exhausted",
-    "conversation.message_appended",
-)
 PING = "webhook.ping"
 EventType = Literal[
     "generation.succeeded",

@@ -37,12 +37,7 @@ async def _all(user: User) -> dict[ObjectId, Folder]:
 
 def _depth(folders: dict[ObjectId, Folder], folder_id: ObjectId | None) -> int:
     """Levels from the top down to `folder_id` (0 for the top itself)."""
-    depth, seen = 0, set()
-    while folder_id is not None and folder_id in folders and folder_id not in seen:
-        seen.add(folder_id)
-        depth += 1
-        folder_id = folders[folder_id].parent_id
-    return depth
+    return len(_ancestors(folders, folder_id))
 
 
 def _height(folders: dict[ObjectId, Folder], folder_id: ObjectId) -> int:
@@ -52,6 +47,7 @@ def _height(folders: dict[ObjectId, Folder], folder_id: ObjectId) -> int:
 
 
 def _ancestors(folders: dict[ObjectId, Folder], folder_id: ObjectId | None) -> list[ObjectId]:
+    """`folder_id` and the folders above it, up to the top or to the first one seen twice."""
     found: list[ObjectId] = []
     while folder_id is not None and folder_id in folders and folder_id not in found:
         found.append(folder_id)
@@ -145,14 +141,9 @@ async def update_folder(user: User, folder_id: str, patch: FolderPatch) -> Folde
 
 
 def _in_cycle(folders: dict[ObjectId, Folder], folder_id: ObjectId) -> bool:
-    seen: set[ObjectId] = set()
-    current: ObjectId | None = folder_id
-    while current is not None and current in folders:
-        if current in seen:
-            return True
-        seen.add(current)
-        current = folders[current].parent_id
-    return False
+    """Whether the walk up from `folder_id` stopped at a folder it had already seen."""
+    chain = _ancestors(folders, folder_id)
+    return bool(chain) and folders[chain[-1]].parent_id in chain
 
 
 async def delete_folder(user: User, folder_id: str) -> None:
