@@ -15,6 +15,7 @@ from fastapi.telemetry import TelemetryConfig
 from app import database
 from app.analytics.router import admin_router as admin_analytics_router
 from app.analytics.router import router as analytics_router
+from app.auth.dependencies import SECURITY_SCHEMES
 from app.auth.mail import make_mail_sender
 from app.auth.router import router as auth_router
 from app.budgets import limits
@@ -98,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limits.use_defaults(settings)
     app.state.mail_sender = make_mail_sender(settings)
     install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, SECURITY_SCHEMES)
     # FastAPI tries routes in the order they were included, every route of a router before the
     # next router: the busiest areas go first. No path matches two routes (a test checks), so
     # the order changes only how soon a request finds its route.

@@ -16,11 +16,16 @@ here, once, for every operation:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import iter_route_contexts
+from fastapi.security.base import SecurityBase
+from starlette.routing import BaseRoute
 
 from app.errors import PROBLEM_JSON, Problem
 
@@ -84,8 +89,11 @@ def multipart_body(file_field: str, **fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Serve the completed document at `/openapi.json` (built once, on first request)."""
+def install_openapi(app: FastAPI, schemes: Sequence[SecurityBase] = ()) -> None:
+    """Serve the completed document at `/openapi.json` (built once, on first request).
+
+    `schemes` are the ways to sign in: every operation with a dependency marked `signs_in`
+    (`app/auth/dependencies.py`, which reads the credentials itself) accepts each of them."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -96,11 +104,42 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
+            _add_security(document, app.routes, schemes)
             complete(document)
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_security(
+    document: dict[str, Any], routes: Sequence[BaseRoute], schemes: Sequence[SecurityBase]
+) -> None:
+    if not schemes:
+        return
+    components = document.setdefault("components", {})
+    components["securitySchemes"] = {
+        scheme.scheme_name: scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for scheme in schemes
+    }
+    for context in iter_route_contexts(routes):
+        dependant = getattr(context, "dependant", None)
+        if dependant is None or not _signs_in(dependant):
+            continue
+        item = document["paths"].get(context.path_format, {})
+        for method in context.methods or ():
+            if (operation := item.get(method.lower())) is not None:
+                operation["security"] = [{scheme.scheme_name: []} for scheme in schemes]
+
+
+def _signs_in(dependant: Dependant) -> bool:
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        if getattr(current.call, "signs_in", False):
+            return True
+        pending.extend(current.dependencies)
+    return False
 
 
 def complete(document: dict[str, Any]) -> None:

@@ -73,6 +73,8 @@ async def run(selection: Selection, started: float) -> Report:
         "LOG_LEVEL": "WARNING",
         "MAX_UPLOAD_BYTES": str(64 * 1024 * 1024),
         **({"MONGODB_POOL_SIZE": str(pool)} if pool else {}),
+        # The floor projects a findAndModify's answer where the engine allows it, as the app does.
+        "FLOOR_PROJECTED": "1" if profile.find_and_modify_projection else "",
     }
     processes: list[asyncio.subprocess.Process] = []
     mongo: AsyncMongoClient = AsyncMongoClient(url, tz_aware=True)

@@ -22,6 +22,7 @@ client: AsyncMongoClient = AsyncMongoClient(
     maxPoolSize=int(os.environ.get("MONGODB_POOL_SIZE") or 100),
 )
 db = client[os.environ["MONGODB_DB"]]
+PROJECTED = bool(os.environ.get("FLOOR_PROJECTED"))
 bucket = AsyncGridFSBucket(db, bucket_name="floor_blobs")
 
 
@@ -49,6 +50,17 @@ async def _json(send: Any, data: Any, status: int = 200) -> None:
 async def _user(scope: dict) -> dict | None:
     user_id = dict(scope["headers"]).get(b"x-user", b"").decode()
     return await db.users.find_one({"_id": ObjectId(user_id)})
+
+
+async def _counted(collection: Any, guard: dict, change: dict, total: str) -> int | None:
+    """A guarded `$inc` under a limit, reading the new total back in the same command: what a
+    store that notices the thresholds its counters cross (budget and storage events) must send,
+    as the app does (one findAndModify, projected where the engine allows it)."""
+    fields = {total: 1} if PROJECTED else None
+    after = await collection.find_one_and_update(
+        guard, change, projection=fields, return_document=ReturnDocument.AFTER
+    )
+    return None if after is None else after[total]
 
 
 async def app(scope: dict, receive: Any, send: Any) -> None:
@@ -81,18 +93,18 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
         )
         await _json(send, {"id": owner, "email": user["email"]})
     elif parts[0] == "reserve":
-        # A reservation's work: one guarded `$inc` of the month's budget (created by the
-        # month's first hold), the reservation document. In the app's collections (their
+        # A reservation's work: one guarded `$inc` of the month's budget that reads the new
+        # total back (created by the month's first hold), the reservation document. In the app's collections (their
         # indexes are part of each write's cost), under ids of the floor's own.
         await _body(receive)
         month, amount, limit = now.strftime("%Y-%m"), 10_000, 10**15
         budget = f"floor:{owner}:{month}"
         guard = {"owner_id": owner, "_id": budget, "committed": {"$lte": limit - amount}}
         hold = {"$inc": {"committed": amount, "reserved": amount}}
-        if not (await db.spend_budgets.update_one(guard, hold)).matched_count:
+        if await _counted(db.spend_budgets, guard, hold, "committed") is None:
             first = {"_id": budget, "owner_id": owner, "month": month, "committed": 0}
             await db.spend_budgets.insert_one(first)
-            await db.spend_budgets.update_one(guard, hold)
+            await _counted(db.spend_budgets, guard, hold, "committed")
         expires = now + timedelta(minutes=10)
         held = {"owner_id": owner, "month": month, "amount_micros": amount, "expires_at": expires}
         await db.reservations.insert_one(held)

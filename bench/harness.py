@@ -24,6 +24,11 @@ from bench.profiling import recording
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = (1, 8, 32)
+# Per side and concurrency: blocks of a fixed time, so a fast engine and a slow one are each
+# measured long enough (blocks of 30 requests, ~0.1 s, measured the machine's moments: a row
+# moved by 30 points between runs).
+BLOCKS = 8
+BLOCK_SECONDS = 1.0
 WARM_UP = itertools.count(10_000_000)
 THROUGHPUT_CASES = (
     "append message",
@@ -101,32 +106,50 @@ def stats_of(latencies: list[float], requests: int, seconds: float) -> Stats:
 
 
 def combine(parts: list[Stats]) -> Stats:
-    return stats_of(
+    """Blocks of one side pooled: latencies of every request, and the median block's throughput
+    (a pause of the shared machine — the database's vacuum, a checkpoint — lands in one block of
+    one side; the median sets it aside instead of charging it to that side's total)."""
+    pooled = stats_of(
         [latency for p in parts for latency in p.latencies],
         sum(p.requests for p in parts),
         sum(p.requests / p.throughput for p in parts),
     )
+    pooled.throughput = statistics.median(p.throughput for p in parts)
+    return pooled
 
 
 async def measure(
-    request: Callable[[int], Awaitable[httpx.Response]], concurrency: int, total: int
+    request: Callable[[int], Awaitable[httpx.Response]],
+    concurrency: int,
+    total: int | None = None,
+    *,
+    seconds: float | None = None,
 ) -> Stats:
+    """`concurrency` workers send `total` requests, or as many as they start within `seconds`
+    (at least one each); request `i` gets index `i` of the block."""
     latencies: list[float] = []
     counter = itertools.count()
+    deadline = None
+
+    def more(i: int) -> bool:
+        if total is not None:
+            return i < total
+        return i < concurrency or time.perf_counter() < deadline  # type: ignore[operator]
 
     async def worker() -> None:
-        while (i := next(counter)) < total:
+        while more(i := next(counter)):
             started = time.perf_counter()
             response = await request(i)
             latencies.append(time.perf_counter() - started)
             if response.status_code >= 300:
                 raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
 
-    for _ in range(min(2, total)):  # warm-up, with indices no measured request uses
+    for _ in range(2):  # warm-up, with indices no measured request uses
         await request(next(WARM_UP))
     started = time.perf_counter()
+    deadline = started + (seconds or 0)
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return stats_of(latencies, total, time.perf_counter() - started)
+    return stats_of(latencies, len(latencies), time.perf_counter() - started)
 
 
 async def start_uvicorn(target: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
@@ -200,20 +223,20 @@ class Bench:
         case: str,
         app_call: Callable[[int], Awaitable[httpx.Response]],
         floor_call: Callable[[int], Awaitable[httpx.Response]],
-        total_for: Callable[[int], int],
     ) -> list[Row]:
-        """App and floor alternate in four blocks per concurrency, so that data growing during
-        the case (documents, collections) weighs on both alike."""
+        """App and floor alternate in BLOCKS blocks of BLOCK_SECONDS per concurrency, each pair
+        in the order the last one did not take, so that data growing during the case
+        (documents, collections) and the machine's slower moments weigh on both alike."""
         rows: list[Row] = []
         if not self.wants(case):
             return rows
         async with recording(self.app_pid, self.selection.profile, case):
             for concurrency in CONCURRENCY:
-                block = max(concurrency, total_for(concurrency) // 4)
                 app_parts, floor_parts = [], []
-                for _ in range(4):
-                    app_parts.append(await measure(app_call, concurrency, block))
-                    floor_parts.append(await measure(floor_call, concurrency, block))
+                for n in range(BLOCKS):
+                    sides = [(app_call, app_parts), (floor_call, floor_parts)]
+                    for call, parts in sides if n % 2 == 0 else reversed(sides):
+                        parts.append(await measure(call, concurrency, seconds=BLOCK_SECONDS))
                 app_stats, floor_stats = combine(app_parts), combine(floor_parts)
                 rows.append(Row(case, concurrency, app_stats, floor_stats))
                 print(
@@ -235,7 +258,3 @@ async def run_genstore(bench: Bench, *args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(
         args, process.returncode or 0, stdout.decode(), stderr.decode()
     )
-
-
-def requests_for(concurrency: int) -> int:
-    return max(120, 10 * concurrency)
