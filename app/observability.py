@@ -8,6 +8,7 @@ credentials, tokens or message content.
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import re
@@ -41,6 +42,15 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+@functools.cache
+def labelled(metric: Any, *values: str) -> Any:
+    """The metric's series for these label values, looked up once: `labels()` converts,
+    checks and locks on every call, and the hot paths (every request, every database command)
+    see a handful of values. Label values here are bounded (route templates, command names)."""
+    return metric.labels(*values)
+
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -129,8 +139,8 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             template = self._template(scope)
             method = scope["method"]
-            REQUESTS.labels(method, template, str(status)).inc()
-            LATENCY.labels(method, template).observe(elapsed)
+            labelled(REQUESTS, method, template, str(status)).inc()
+            labelled(LATENCY, method, template).observe(elapsed)
             access_log.info(
                 "request",
                 extra={
@@ -218,7 +228,7 @@ class CommandRecorder(monitoring.CommandListener):
     dispatcher, feeds): the listener runs in the task that sends the command."""
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        DB_COMMANDS.labels(event.command_name).inc()
+        labelled(DB_COMMANDS, event.command_name).inc()
         capture = _CAPTURE.get()
         if capture is not None:
             capture.append(event.command_name)

@@ -4,16 +4,17 @@ from datetime import date
 from typing import Annotated, Literal
 
 from bson import ObjectId
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.analytics import service
 from app.analytics.schemas import GenerationReport, Summary, UsageReport
 from app.auth.dependencies import AdminUser, CurrentUser, require_area
+from app.routing import AreaRouter
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/analytics", tags=["analytics"], dependencies=[require_area("analytics")]
 )
-admin_router = APIRouter(prefix="/admin/analytics", tags=["admin"])
+admin_router = AreaRouter(prefix="/admin/analytics", tags=["admin"])
 
 From = Annotated[
     date | None,

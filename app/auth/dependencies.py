@@ -14,7 +14,7 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 
 from app.auth.mail import MailSender
 from app.auth.rate_limit import enforce_rate_limit
-from app.auth.scoping import parse_object_id
+from app.auth.scoping import read_by_id
 from app.auth.security import API_KEY_PREFIX, decode_bearer
 from app.auth.service import use_api_key, user_for_external_identity
 from app.errors import Forbidden, Unauthorized
@@ -117,8 +117,7 @@ async def _authenticate(request: Request) -> Principal:
         raise Unauthorized("Send a bearer token or an X-API-Key header.")
     subject = decode_bearer(credentials.strip(), request.app.state.settings)
     if subject.user_id is not None:
-        oid = parse_object_id(subject.user_id)
-        user = await User.get(oid) if oid else None
+        user = await read_by_id(User, subject.user_id)
     else:
         user = await user_for_external_identity(subject)
     if user is None:

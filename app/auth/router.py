@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import service
@@ -22,9 +22,10 @@ from app.auth.schemas import (
 )
 from app.auth.security import create_access_token
 from app.openapi import problems
+from app.routing import AreaRouter
 from app.users.schemas import UserRead
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = AreaRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post(

@@ -9,6 +9,7 @@ from beanie import UpdateResponse
 from bson import ObjectId
 
 from app.auth.mail import Mail, MailSender
+from app.auth.scoping import read_by_id
 from app.auth.security import (
     TokenSubject,
     hash_password,
@@ -127,9 +128,9 @@ async def use_api_key(key: str) -> tuple[ApiKey, User] | None:
     owner_id = _key_owners.get(key_hash)
     if owner_id is None:
         api_key = await _count_use(key_hash)
-        user = await User.get(api_key.owner_id) if api_key is not None else None
+        user = await read_by_id(User, api_key.owner_id) if api_key is not None else None
     else:
-        api_key, user = await asyncio.gather(_count_use(key_hash), User.get(owner_id))
+        api_key, user = await asyncio.gather(_count_use(key_hash), read_by_id(User, owner_id))
     if api_key is None or user is None or user.id != api_key.owner_id:
         return None
     if owner_id is None:

@@ -3,7 +3,7 @@ administrators and key owners set."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from app.auth.dependencies import (
     AdminUser,
@@ -20,15 +20,16 @@ from app.budgets.schemas import (
     ReservationRead,
     UserLimitsUpdate,
 )
+from app.routing import AreaRouter
 from app.users.schemas import ApiKeyRead
 
-reservations_router = APIRouter(
+reservations_router = AreaRouter(
     prefix="/usage/reservations", tags=["usage"], dependencies=[require_area("usage")]
 )
-limits_router = APIRouter(
+limits_router = AreaRouter(
     prefix="/users/me", tags=["users"], dependencies=[require_account_access()]
 )
-admin_limits_router = APIRouter(prefix="/admin/users", tags=["admin"])
+admin_limits_router = AreaRouter(prefix="/admin/users", tags=["admin"])
 
 
 @reservations_router.post(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.auth.dependencies import CurrentUser, require_area
 from app.conversations import service
@@ -20,9 +20,10 @@ from app.conversations.schemas import (
 from app.folders.placement import PlacementQuery
 from app.openapi import LEGAL_HOLD, problems
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.schemas import ObjectIdIn, Permanent
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/conversations", tags=["conversations"], dependencies=[require_area("conversations")]
 )
 

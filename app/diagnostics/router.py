@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from app.auth.dependencies import AdminUser
 from app.diagnostics import service
 from app.diagnostics.schemas import DoctorReport
+from app.routing import AreaRouter
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = AreaRouter(prefix="/admin", tags=["admin"])
 
 
 @router.get("/engine", operation_id="admin_engine", response_model=DoctorReport)

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
 from app.drawings import service
 from app.drawings.schemas import DrawingRead
 from app.openapi import LEGAL_HOLD, multipart_body, problems
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.schemas import Permanent
 
-router = APIRouter(prefix="/drawings", tags=["drawings"], dependencies=[require_area("drawings")])
+router = AreaRouter(prefix="/drawings", tags=["drawings"], dependencies=[require_area("drawings")])
 
 
 @router.post(

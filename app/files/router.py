@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from bson import ObjectId
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
 from app.blob_responses import (
@@ -17,10 +17,11 @@ from app.files.schemas import FilePatch, FileRead
 from app.folders.placement import PlacementQuery
 from app.openapi import LEGAL_HOLD, multipart_body, problems
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.schemas import Permanent
 from app.uploads import MultipartUpload
 
-router = APIRouter(prefix="/files", tags=["files"], dependencies=[require_area("files")])
+router = AreaRouter(prefix="/files", tags=["files"], dependencies=[require_area("files")])
 
 UPLOAD_BODY = multipart_body("file", kind={"type": "string", "maxLength": 64})
 

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from app.auth.dependencies import CurrentUser, require_area
 from app.folders import service
 from app.folders.schemas import FolderCreate, FolderPatch, FolderRead, FolderTree
 from app.pagination import Pagination
+from app.routing import AreaRouter
 from app.search.schemas import HitPage
 
-router = APIRouter(prefix="/folders", tags=["folders"], dependencies=[require_area("folders")])
+router = AreaRouter(prefix="/folders", tags=["folders"], dependencies=[require_area("folders")])
 
 
 @router.post(

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.auth.dependencies import CurrentUser, PrincipalDep, require_area
 from app.generations import service
 from app.generations.schemas import GenerationCreate, GenerationPatch, GenerationRead, Kind, Status
 from app.openapi import problems
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.schemas import ObjectIdIn
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/generations", tags=["generations"], dependencies=[require_area("generations")]
 )
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.database import get_db
 from app.errors import DATABASE_DOWN, problem
 from app.health.schemas import HealthRead
 from app.observability import metrics_endpoint
+from app.routing import AreaRouter
 
-router = APIRouter(tags=["health"])
+router = AreaRouter(tags=["health"])
 
 
 @router.get(

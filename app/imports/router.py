@@ -1,15 +1,16 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
 from app.imports import service
 from app.imports.schemas import ImportRead, ImportSummary
 from app.openapi import multipart_body, problems
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.uploads import MultipartUpload
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/imports", tags=["imports"], dependencies=[require_area("conversations")]
 )
 

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 
 from app.auth.dependencies import AdminUser
 from app.lifecycle import service
 from app.lifecycle.schemas import AuditRead, HoldCreate, HoldRead
 from app.openapi import problems
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = AreaRouter(prefix="/admin", tags=["admin"])
 
 
 @router.post(

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.auth.dependencies import CurrentUser, require_area
 from app.openapi import LEGAL_HOLD
 from app.pagination import Page, Pagination
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectPatch, ProjectRead, Status
+from app.routing import AreaRouter
 from app.schemas import Permanent
 
-router = APIRouter(prefix="/projects", tags=["projects"], dependencies=[require_area("projects")])
+router = AreaRouter(prefix="/projects", tags=["projects"], dependencies=[require_area("projects")])
 
 
 @router.post(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import Body
 
 from app.auth.dependencies import AdminUser, CurrentUser, require_account_access
 from app.retention import service
@@ -12,9 +12,10 @@ from app.retention.schemas import (
     RetentionPreviewItem,
     RetentionRead,
 )
+from app.routing import AreaRouter
 from documents.retention import RetentionRules
 
-router = APIRouter(tags=["retention"])
+router = AreaRouter(tags=["retention"])
 
 
 @router.get("/admin/retention", operation_id="admin_retention_get", response_model=RetentionRead)

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.auth.dependencies import CurrentUser, require_area
 from app.pagination import Pagination
+from app.routing import AreaRouter
 from app.schemas import ObjectIdIn
 from app.search import service
 from app.search.schemas import HitPage
 from app.tags.schemas import TagName
 
-router = APIRouter(prefix="/search", tags=["search"], dependencies=[require_area("search")])
+router = AreaRouter(prefix="/search", tags=["search"], dependencies=[require_area("search")])
 
 
 @router.get("", operation_id="search_items", response_model=HitPage)

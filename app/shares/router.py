@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import Header, Request, Response, status
 
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
 from app.blob_responses import (
@@ -16,6 +16,7 @@ from app.blob_responses import (
 )
 from app.openapi import problems
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.shares import service
 from app.shares.schemas import (
     ConversationShareCreate,
@@ -27,12 +28,12 @@ from app.shares.schemas import (
 )
 from documents.share import Share
 
-conversation_shares = APIRouter(
+conversation_shares = AreaRouter(
     prefix="/conversations", tags=["shares"], dependencies=[require_area("conversations")]
 )
-site_shares = APIRouter(prefix="/sites", tags=["shares"], dependencies=[require_area("sites")])
-router = APIRouter(prefix="/shares", tags=["shares"], dependencies=[require_area("shares")])
-public_router = APIRouter(tags=["shares"])
+site_shares = AreaRouter(prefix="/sites", tags=["shares"], dependencies=[require_area("sites")])
+router = AreaRouter(prefix="/shares", tags=["shares"], dependencies=[require_area("shares")])
+public_router = AreaRouter(tags=["shares"])
 SHARE_ERRORS = problems(
     (401, "The share has a password: send it in `Share-Password`"),
     (404, "No such share"),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
@@ -17,6 +17,7 @@ from app.blob_responses import (
 from app.folders.placement import PlacementQuery
 from app.openapi import LEGAL_HOLD, problems
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.schemas import Permanent
 from app.sites import service
 from app.sites.schemas import (
@@ -33,7 +34,7 @@ from app.sites.schemas import (
     VersionSummary,
 )
 
-router = APIRouter(prefix="/sites", tags=["sites"], dependencies=[require_area("sites")])
+router = AreaRouter(prefix="/sites", tags=["sites"], dependencies=[require_area("sites")])
 
 VersionQuery = Annotated[int | None, Query(ge=1, le=10**9, description="Default: current")]
 
@@ -170,7 +171,7 @@ async def export(
     )
 
 
-public_router = APIRouter(tags=["published sites"])
+public_router = AreaRouter(tags=["published sites"])
 
 
 @public_router.get(

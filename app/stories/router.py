@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.auth.dependencies import CurrentUser, require_area
 from app.openapi import LEGAL_HOLD
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.schemas import ObjectIdIn, Permanent
 from app.stories import service
 from app.stories.schemas import StoryCreate, StoryPatch, StoryRead
 
-router = APIRouter(prefix="/stories", tags=["stories"], dependencies=[require_area("stories")])
+router = AreaRouter(prefix="/stories", tags=["stories"], dependencies=[require_area("stories")])
 
 
 @router.post(

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import Header
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import CurrentUser, SettingsDep, require_area
+from app.routing import AreaRouter
 from app.streams import service
 
-conversation_events = APIRouter(
+conversation_events = AreaRouter(
     prefix="/conversations", tags=["streams"], dependencies=[require_area("conversations")]
 )
-generation_events = APIRouter(
+generation_events = AreaRouter(
     prefix="/generations", tags=["streams"], dependencies=[require_area("generations")]
 )
 

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from app.auth.dependencies import CurrentUser, require_area
+from app.routing import AreaRouter
 from app.tags import service
 from app.tags.schemas import TagChange, TagList, TagName, TagRename
 
-router = APIRouter(prefix="/tags", tags=["tags"], dependencies=[require_area("folders")])
+router = AreaRouter(prefix="/tags", tags=["tags"], dependencies=[require_area("folders")])
 
 TagPath = Annotated[TagName, Path(description="The tag, in any case")]
 

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.auth.dependencies import CurrentUser, SettingsDep, require_account_access
 from app.openapi import LEGAL_HOLD
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.trash import service
 from app.trash.schemas import TrashEmptied, TrashItemRead, TrashKind
 
-router = APIRouter(prefix="/trash", tags=["trash"], dependencies=[require_account_access()])
+router = AreaRouter(prefix="/trash", tags=["trash"], dependencies=[require_account_access()])
 
 
 @router.get("", operation_id="trash_list", response_model=Page[TrashItemRead])

@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.auth.dependencies import AdminUser
 from app.openapi import problems
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.tutorials import service
 from app.tutorials.schemas import Lang, TutorialIn, TutorialRead, TutorialSummary
 
-router = APIRouter(prefix="/tutorials", tags=["tutorials"])
+router = AreaRouter(prefix="/tutorials", tags=["tutorials"])
 LangQuery = Annotated[Lang | None, Query(description="Texts as strings in this language")]
 
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from app.auth.dependencies import PrincipalDep, require_area
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.usage import service
 from app.usage.schemas import (
     UsageBatchCreate,
@@ -13,7 +14,7 @@ from app.usage.schemas import (
     UsageRead,
 )
 
-router = APIRouter(prefix="/usage", tags=["usage"], dependencies=[require_area("usage")])
+router = AreaRouter(prefix="/usage", tags=["usage"], dependencies=[require_area("usage")])
 
 
 @router.post(

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import CurrentUser, require_account_access
 from app.blob_responses import archive_responses
 from app.openapi import LEGAL_HOLD
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.users import service
 from app.users.schemas import (
     AccountDeletion,
@@ -17,7 +18,7 @@ from app.users.schemas import (
     UserRead,
 )
 
-router = APIRouter(prefix="/users/me", tags=["users"], dependencies=[require_account_access()])
+router = AreaRouter(prefix="/users/me", tags=["users"], dependencies=[require_account_access()])
 
 
 @router.get("", operation_id="users_get_me", response_model=UserRead)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 
 from app.auth.dependencies import CurrentUser, require_account_access
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.webhooks import service
 from app.webhooks.schemas import (
     DeliveryRead,
@@ -16,7 +17,7 @@ from app.webhooks.schemas import (
 )
 from documents.webhook import WebhookEndpoint
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"], dependencies=[require_account_access()])
+router = AreaRouter(prefix="/webhooks", tags=["webhooks"], dependencies=[require_account_access()])
 
 
 def _read(endpoint: WebhookEndpoint) -> WebhookRead:

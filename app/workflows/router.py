@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.auth.dependencies import CurrentUser, require_area
 from app.files.schemas import FileRead
 from app.openapi import LEGAL_HOLD, problems
 from app.pagination import Page, Pagination
+from app.routing import AreaRouter
 from app.schemas import Permanent
 from app.workflows import service
 from app.workflows.schemas import (
@@ -19,7 +20,7 @@ from app.workflows.schemas import (
     WorkflowRead,
 )
 
-router = APIRouter(
+router = AreaRouter(
     prefix="/workflows", tags=["workflows"], dependencies=[require_area("workflows")]
 )
 
