@@ -32,6 +32,7 @@ from beanie.odm.utils.projection import get_projection
 from bson import ObjectId
 from bson.errors import InvalidId
 from pydantic import BaseModel
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from app.engine import increment_within_total, retrying
@@ -57,9 +58,7 @@ async def read_one(
     model's validation: our documents have no inheritance, links or state management), without
     its query object (~80 µs of a ~500 µs `/users/me` in process)."""
     target = projection_model or model
-    if target not in _PROJECTIONS:
-        _PROJECTIONS[target] = get_projection(target)
-    raw = await model.get_pymongo_collection().find_one(filter_, _PROJECTIONS[target])
+    raw = await model.get_pymongo_collection().find_one(filter_, _projection(target))
     return None if raw is None else target.model_validate(raw)
 
 
@@ -67,6 +66,28 @@ async def read_by_id(model: type[DocumentT], document_id: Any) -> DocumentT | No
     """An unowned document by id (the caller's user, a key's owner): None for a malformed id."""
     oid = document_id if isinstance(document_id, ObjectId) else parse_object_id(document_id)
     return None if oid is None else await read_one(model, {"_id": oid})
+
+
+async def update_and_read(
+    model: type[DocumentT], filter_: dict[str, Any], update: dict[str, Any]
+) -> DocumentT | None:
+    """One findAndModify through the driver, for an update that is BSON as it is (counters,
+    dates): the document after it, parsed as `read_one` parses, or None when nothing matched.
+    Beanie's `find_one(...).update(...)` encodes the update and builds its query objects on
+    each call: ~300,000 of the ~3,100,000 instructions of a request signed with an API key."""
+    raw = await retrying(
+        model.get_pymongo_collection().find_one_and_update,
+        filter_,
+        update,
+        return_document=ReturnDocument.AFTER,  # the whole document, as Beanie asks for it
+    )
+    return None if raw is None else model.model_validate(raw)
+
+
+def _projection(model: type[BaseModel]) -> dict[str, int] | None:
+    if model not in _PROJECTIONS:
+        _PROJECTIONS[model] = get_projection(model)
+    return _PROJECTIONS[model]
 
 
 def parse_object_id(value: Any) -> PydanticObjectId | None:
@@ -236,6 +257,17 @@ class Scope(Generic[D]):
         self._writable()
         assert self.owner_id is not None
         return self.model(owner_id=PydanticObjectId(self.owner_id), **fields)
+
+    async def insert(self, document: D) -> D:
+        """Stores a new document of this scope through the driver: what Beanie's `insert`
+        stores, for documents whose fields are BSON as they are (ids, numbers, strings,
+        datetimes; not a `date`). Beanie's encoder walks every value again: ~400,000 of a
+        reservation's 4,100,000 instructions (valgrind, served app)."""
+        self._writable()
+        if document.owner_id != self.owner_id:
+            raise RuntimeError("a scope inserts only its owner's documents")
+        await retrying(self.collection.insert_one, document.model_dump(by_alias=True))
+        return document
 
     async def update(
         self,

@@ -9,7 +9,7 @@ from beanie import UpdateResponse
 from bson import ObjectId
 
 from app.auth.mail import Mail, MailSender
-from app.auth.scoping import read_by_id
+from app.auth.scoping import read_by_id, update_and_read
 from app.auth.security import (
     TokenSubject,
     hash_password,
@@ -17,7 +17,7 @@ from app.auth.security import (
     sha256_hex,
     verify_password,
 )
-from app.engine import insert_unless_exists, retrying
+from app.engine import insert_unless_exists
 from app.errors import BadRequest, Conflict, Unauthorized
 from documents.api_key import ApiKey
 from documents.base import utcnow
@@ -141,11 +141,10 @@ async def use_api_key(key: str) -> tuple[ApiKey, User] | None:
 
 
 async def _count_use(key_hash: str) -> ApiKey | None:
-    return await retrying(
-        lambda: ApiKey.find_one({"key_hash": key_hash, "revoked_at": None}).update(
-            {"$inc": {"usage.count": 1}, "$set": {"usage.last_used_at": utcnow()}},
-            response_type=UpdateResponse.NEW_DOCUMENT,
-        )
+    return await update_and_read(
+        ApiKey,
+        {"key_hash": key_hash, "revoked_at": None},
+        {"$inc": {"usage.count": 1}, "$set": {"usage.last_used_at": utcnow()}},
     )
 
 

@@ -110,15 +110,15 @@ async def reserve(user: User, api_key: ApiKey | None, body: ReservationCreate) -
                 f"This API key's budget has ${to_usd_text(left)} left this month.",
                 extensions={"remaining_usd": to_usd_text(left), "scope": "api_key"},
             )
-    reservation = owned(Reservation, owner).new(
+    reservations = owned(Reservation, owner)
+    reservation = reservations.new(
         month=month,
         amount_micros=amount,
         api_key_id=key_id,
         model=body.model,
         expires_at=now + timedelta(seconds=body.ttl_s),
     )
-    await reservation.insert()
-    return reservation
+    return await reservations.insert(reservation)
 
 
 async def give_back(owner: ObjectId, month: str, amount: int, api_key_id: ObjectId | None) -> None:

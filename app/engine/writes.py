@@ -4,7 +4,8 @@ Each one carries the answers engines differ on, so callers never catch a driver 
 violation (`is_unique_violation`, whatever code the engine uses) becomes a return value, and a
 transient answer under contention is retried under the one policy (`app/engine/contention.py`).
 Raw driver where a caller writes a collection Beanie does not model (GridFS files, archive
-buckets, migrations) or a bulk insert; Beanie documents are inserted through Beanie.
+buckets, migrations) or a bulk insert; Beanie documents are inserted through Beanie or, on hot
+paths, through their scope's `insert` (`app/auth/scoping.py`).
 
 - `insert_unless_exists`: a first write that may lose a race; False when the row exists.
 - `insert_rows_unless_exist`: the same for many rows in one unordered `insert_many`.
