@@ -192,7 +192,11 @@ def _tool(name: str) -> str:
 async def _control(action: str, pid: str) -> None:
     """Zeroes or dumps the counters of the callgrind process `pid`."""
     control = await asyncio.create_subprocess_exec(
-        _tool("callgrind_control"), action, pid, stdout=asyncio.subprocess.DEVNULL
+        _tool("callgrind_control"),
+        action,
+        pid,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     if await control.wait() != 0:
         raise RuntimeError(f"callgrind_control {action} {pid} failed")
