@@ -11,9 +11,8 @@ by FastAPI exactly as before, so which route answers, and 404/405, do not change
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, FastAPI
+from starlette._utils import get_route_path  # the path FastAPI's own matching reads
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -27,13 +26,6 @@ class AreaRouter(APIRouter):
         self.mounted_at = prefix + self.prefix
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if self.mounted_at and not _route_path(scope).startswith(self.mounted_at):
+        if self.mounted_at and not get_route_path(scope).startswith(self.mounted_at):
             return Match.NONE, {}
         return super().matches(scope)
-
-
-def _route_path(scope: dict[str, Any]) -> str:
-    """The path the routes see: without the root path a proxy mounts the app under."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    return path[len(root) :] if root and path.startswith(root) else path

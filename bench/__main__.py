@@ -24,7 +24,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
@@ -39,11 +38,12 @@ from bench.harness import (
     Bench,
     Report,
     Selection,
+    engine_profile,
+    served_env,
+    sign_up,
     start_uvicorn,
 )
 from bench.report import write_markdown
-
-SECRET = "bench-" + "s" * 40
 
 
 async def run(selection: Selection, started: float) -> Report:
@@ -56,26 +56,17 @@ async def run(selection: Selection, started: float) -> Report:
         )
         embedded.start()
         url = embedded.url
-    probe: AsyncMongoClient = AsyncMongoClient(url, maxPoolSize=1)
-    try:
-        profile = await engine.detect(probe)
-    finally:
-        await probe.close()
+    profile = await engine_profile(url)
     pool = engine.pool_size(profile, None)
     print(f"engine: {profile.name} {profile.version}, pool {pool or 100}", flush=True)
     db_name = f"bench_{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "MONGODB_URL": url,
-        "MONGODB_DB": db_name,
-        "APP_ENV": "test",
-        "SECRET_KEY": SECRET,
-        "LOG_LEVEL": "WARNING",
-        "MAX_UPLOAD_BYTES": str(64 * 1024 * 1024),
+    env = served_env(
+        url,
+        db_name,
+        floor_projected=profile.find_and_modify_projection,
+        MAX_UPLOAD_BYTES=str(64 * 1024 * 1024),
         **({"MONGODB_POOL_SIZE": str(pool)} if pool else {}),
-        # The floor projects a findAndModify's answer where the engine allows it, as the app does.
-        "FLOOR_PROJECTED": "1" if profile.find_and_modify_projection else "",
-    }
+    )
     processes: list[asyncio.subprocess.Process] = []
     mongo: AsyncMongoClient = AsyncMongoClient(url, tz_aware=True)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
@@ -128,23 +119,6 @@ async def run(selection: Selection, started: float) -> Report:
             if embedded:
                 embedded.stop()
     return report
-
-
-async def sign_up(api: httpx.AsyncClient) -> dict[str, Any]:
-    """A user with a bearer token and an API key; the floor knows the user by `X-User`."""
-    email = f"bench-{uuid.uuid4().hex[:6]}@example.com"
-    await api.post("/api/v1/auth/register", json={"email": email, "password": "benchmark-pass"})
-    token = (
-        await api.post("/api/v1/auth/token", data={"username": email, "password": "benchmark-pass"})
-    ).json()["access_token"]
-    auth = {"Authorization": f"Bearer {token}"}
-    me = (await api.get("/api/v1/users/me", headers=auth)).json()
-    key = (
-        await api.post(
-            "/api/v1/users/me/api-keys", json={"name": "bench", "scopes": ["*"]}, headers=auth
-        )
-    ).json()["key"]
-    return {"auth": auth, "as_user": {"X-User": me["id"]}, "me": me, "key": key}
 
 
 async def run_cases(bench: Bench) -> None:

@@ -27,39 +27,25 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-SECRET = "bench-" + "s" * 40
 Call = Callable[[], Awaitable[tuple[int, bytes]]]
 
 
-def _configure() -> str:
+def _configure() -> None:
+    """The environment `app.main` and `bench.floor` read at import: set before either is."""
+    from bench.harness import engine_profile, served_env
+
     url = os.environ.get("MONGODB_URL")
     if not url:
         raise SystemExit("python -m bench.cpu needs MONGODB_URL (see its docstring)")
-    name = f"bench_cpu_{uuid.uuid4().hex[:8]}"
+    profile = asyncio.run(engine_profile(url))
     os.environ.update(
-        {
-            "MONGODB_DB": name,
-            "APP_ENV": "test",
-            "SECRET_KEY": SECRET,
-            "LOG_LEVEL": "WARNING",
-            "WEBHOOK_DISPATCH": "false",
-        }
+        served_env(
+            url,
+            f"bench_cpu_{uuid.uuid4().hex[:8]}",
+            floor_projected=profile.find_and_modify_projection,
+            WEBHOOK_DISPATCH="false",
+        )
     )
-    return name
-
-
-async def _floor_projects(url: str) -> bool:
-    """Whether the floor may project a findAndModify's answer here, as the app does (the
-    engine profile says); read before `bench.floor` is imported, which reads it once."""
-    from pymongo import AsyncMongoClient
-
-    from app import engine
-
-    probe: AsyncMongoClient = AsyncMongoClient(url, maxPoolSize=1)
-    try:
-        return (await engine.detect(probe)).find_and_modify_projection
-    finally:
-        await probe.close()
 
 
 async def asgi_call(
@@ -218,8 +204,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=7, help="default 7")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     _configure()
-    if asyncio.run(_floor_projects(os.environ["MONGODB_URL"])):
-        os.environ["FLOOR_PROJECTED"] = "1"
     asyncio.run(run(args.route, args.requests, args.rounds))
 
 

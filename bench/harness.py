@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import statistics
 import subprocess
 import sys
 import time
+import uuid
 from asyncio.subprocess import PIPE
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 from bson import ObjectId
 
+from app import engine
 from app.embedded_server import free_port
 from app.engine import EngineProfile
 from bench.profiling import recording
@@ -150,6 +153,52 @@ async def measure(
     deadline = started + (seconds or 0)
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return stats_of(latencies, len(latencies), time.perf_counter() - started)
+
+
+SECRET = "bench-" + "s" * 40
+
+
+def served_env(url: str, db_name: str, *, floor_projected: bool, **extra: str) -> dict[str, str]:
+    """The environment the app and the floor of one measurement share: the same database and
+    secret, quiet logs, and the floor projecting a findAndModify's answer where the engine
+    allows it, as the app does (`FLOOR_PROJECTED`)."""
+    return {
+        **os.environ,
+        "MONGODB_URL": url,
+        "MONGODB_DB": db_name,
+        "APP_ENV": "test",
+        "SECRET_KEY": SECRET,
+        "LOG_LEVEL": "WARNING",
+        "FLOOR_PROJECTED": "1" if floor_projected else "",
+        **extra,
+    }
+
+
+async def engine_profile(url: str) -> EngineProfile:
+    from pymongo import AsyncMongoClient
+
+    probe: AsyncMongoClient = AsyncMongoClient(url, maxPoolSize=1)
+    try:
+        return await engine.detect(probe)
+    finally:
+        await probe.close()
+
+
+async def sign_up(api: httpx.AsyncClient) -> dict[str, Any]:
+    """A user with a bearer token and an API key; the floor knows the user by `X-User`."""
+    email = f"bench-{uuid.uuid4().hex[:6]}@example.com"
+    await api.post("/api/v1/auth/register", json={"email": email, "password": "benchmark-pass"})
+    token = (
+        await api.post("/api/v1/auth/token", data={"username": email, "password": "benchmark-pass"})
+    ).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    me = (await api.get("/api/v1/users/me", headers=auth)).json()
+    key = (
+        await api.post(
+            "/api/v1/users/me/api-keys", json={"name": "bench", "scopes": ["*"]}, headers=auth
+        )
+    ).json()["key"]
+    return {"auth": auth, "as_user": {"X-User": me["id"]}, "me": me, "key": key}
 
 
 async def start_uvicorn(target: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:

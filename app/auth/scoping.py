@@ -64,7 +64,7 @@ async def read_one(
 
 async def read_by_id(model: type[DocumentT], document_id: Any) -> DocumentT | None:
     """An unowned document by id (the caller's user, a key's owner): None for a malformed id."""
-    oid = document_id if isinstance(document_id, ObjectId) else parse_object_id(document_id)
+    oid = parse_object_id(document_id)
     return None if oid is None else await read_one(model, {"_id": oid})
 
 
