@@ -156,8 +156,13 @@ async def test_edits_arrive_and_one_reader_serves_every_watcher(settings: Settin
                     return
 
         watchers = [asyncio.create_task(watch()) for _ in range(3)]
-        await asyncio.sleep(0.5)
-        metrics = (await http.get("/metrics")).text
+        # The three connect in their own time (a fixed half second was not always enough on a
+        # loaded machine): wait up to 10 s for the third, then check both gauges.
+        for _ in range(100):
+            metrics = (await http.get("/metrics")).text
+            if "sse_clients 3.0" in metrics:
+                break
+            await asyncio.sleep(0.1)
         assert "sse_conversation_feeds 1.0" in metrics
         assert "sse_clients 3.0" in metrics
         await http.patch(
