@@ -109,15 +109,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         router.include_in(app, API_PREFIX)
     for router in (public_sites_router, public_shares_router, health_router):
         router.include_in(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_json_bytes)
     if settings.cors_origins:
+        # The body limit inside CORS, so that a browser can read a 413.
+        app.add_middleware(BodyLimitMiddleware, limit=settings.max_json_bytes)
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
         )
-    app.add_middleware(RequestContextMiddleware)
+        app.add_middleware(RequestContextMiddleware)
+    else:
+        app.add_middleware(RequestContextMiddleware, body_limit=settings.max_json_bytes)
     return app
 
 

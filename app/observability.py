@@ -90,10 +90,16 @@ access_log = logging.getLogger("app.access")
 
 
 class RequestContextMiddleware:
-    """Assigns the request id, measures the request, logs it and counts it per route template."""
+    """Assigns the request id, measures the request, logs it and counts it per route template;
+    with `body_limit`, also refuses JSON bodies over that many bytes (`limit_json_body`).
 
-    def __init__(self, app: ASGIApp) -> None:
+    One layer for both when nothing sits between them: each ASGI layer is a coroutine and a
+    headers scan on every request. With CORS on, the limit is its own `BodyLimitMiddleware`
+    inside CORS, so that a browser can read the 413."""
+
+    def __init__(self, app: ASGIApp, body_limit: int | None = None) -> None:
         self.app = app
+        self.body_limit = body_limit
         self._templates: dict[int, str] | None = None
 
     def _template(self, scope: Scope) -> str:
@@ -116,7 +122,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         status = 500
@@ -134,7 +141,12 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if self.body_limit is None:
+                await self.app(scope, receive, send_with_id)
+            else:
+                await limit_json_body(
+                    self.app, self.body_limit, headers, scope, receive, send_with_id
+                )
         finally:
             elapsed = time.perf_counter() - started
             template = self._template(scope)
@@ -154,10 +166,7 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuses JSON bodies over `limit` bytes before they are parsed (413).
-
-    Uploads are multipart and are limited by the files area while they stream.
-    """
+    """`limit_json_body` as a layer of its own (inside CORS, see `RequestContextMiddleware`)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -167,45 +176,59 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
-        if content_type.startswith("multipart/"):
-            await self.app(scope, receive, send)
-            return
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(self.limit)(scope, receive, send)
-            return
-        if declared is not None:
-            await self.app(scope, receive, send)  # the server stops at Content-Length
-            return
-        # A chunked body of unknown length: read it (it is JSON, so at most `limit` bytes) and
-        # replay it, refusing as soon as it passes the limit.
-        chunks: list[bytes] = []
-        received = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.limit:
-                await _too_large(self.limit)(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
+        await limit_json_body(self.app, self.limit, dict(scope["headers"]), scope, receive, send)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
-        await self.app(scope, replay, send)
+async def limit_json_body(
+    app: ASGIApp,
+    limit: int,
+    headers: dict[bytes, bytes],
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """Runs `app`, refusing a JSON body over `limit` bytes before it is parsed (413).
+
+    Uploads are multipart and are limited by the files area while they stream.
+    """
+    content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
+    if content_type.startswith("multipart/"):
+        await app(scope, receive, send)
+        return
+    declared = headers.get(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        await _too_large(limit)(scope, receive, send)
+        return
+    if declared is not None:
+        await app(scope, receive, send)  # the server stops at Content-Length
+        return
+    # A chunked body of unknown length: read it (it is JSON, so at most `limit` bytes) and
+    # replay it, refusing as soon as it passes the limit.
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:
+            await _too_large(limit)(scope, receive, send)
+            return
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    await app(scope, replay, send)
 
 
 def _too_large(limit: int) -> Response:

@@ -21,12 +21,12 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import iter_route_contexts
 from fastapi.security.base import SecurityBase
 from starlette.routing import BaseRoute
 
+from app.auth.dependencies import authenticates
 from app.errors import PROBLEM_JSON, Problem
 
 REF = "#/components/schemas/"
@@ -124,22 +124,12 @@ def _add_security(
     }
     for context in iter_route_contexts(routes):
         dependant = getattr(context, "dependant", None)
-        if dependant is None or not _signs_in(dependant):
+        if dependant is None or not authenticates(dependant):
             continue
         item = document["paths"].get(context.path_format, {})
         for method in context.methods or ():
             if (operation := item.get(method.lower())) is not None:
                 operation["security"] = [{scheme.scheme_name: []} for scheme in schemes]
-
-
-def _signs_in(dependant: Dependant) -> bool:
-    pending = [dependant]
-    while pending:
-        current = pending.pop()
-        if getattr(current.call, "signs_in", False):
-            return True
-        pending.extend(current.dependencies)
-    return False
 
 
 def complete(document: dict[str, Any]) -> None:

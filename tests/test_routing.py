@@ -1,5 +1,6 @@
 """Every route is found by its own path: the area routers' prefix check (`app/routing.py`)
-turns away only paths that cannot be theirs."""
+turns away only paths that cannot be theirs. Every route of a router that asks for an access
+(`AreaRouter(access=...)`) refuses a key without it."""
 
 import re
 
@@ -7,8 +8,10 @@ import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from app.auth.dependencies import area_access, authenticates
 from app.observability import REQUESTS
 from app.routing import AreaRouter
+from tests.factories import TestUser, make_api_key
 
 
 def _served(method: str, template: str) -> float:
@@ -22,16 +25,20 @@ def _served(method: str, template: str) -> float:
     )
 
 
+def _api_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
+    """Each API route with a path that reaches it (ids and file paths filled in)."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        if context.path and isinstance(context.original_route, APIRoute):
+            path = re.sub(r"\{[^}:]+:path\}", "a/b.txt", context.path)
+            found.append((re.sub(r"\{[^}]+\}", "0123456789abcdef01234567", path), context))
+    return found
+
+
 async def test_every_route_is_reached_by_its_own_path(app: FastAPI, client: httpx.AsyncClient):
-    contexts = [
-        context
-        for context in iter_route_contexts(app.routes)
-        if context.path and isinstance(context.original_route, APIRoute)
-    ]
+    contexts = _api_routes(app)
     assert len(contexts) > 100
-    for context in contexts:
-        path = re.sub(r"\{[^}:]+:path\}", "a/b.txt", context.path)
-        path = re.sub(r"\{[^}]+\}", "0123456789abcdef01234567", path)
+    for path, context in contexts:
         for method in sorted(context.original_route.methods - {"HEAD"}):
             before = _served(method, context.path)
             await client.request(method, path)
@@ -54,3 +61,37 @@ def test_every_area_router_knows_where_it_is_included(app: FastAPI):
     for router in _area_routers():
         assert isinstance(router, AreaRouter)
         assert router.mounted_at == "/api/v1" + router.prefix
+
+
+async def test_every_route_of_a_router_asking_access_refuses_a_key_without_it(
+    app: FastAPI, client: httpx.AsyncClient, alice: TestUser
+):
+    """The access a router asks is checked where the caller is worked out (`get_principal`),
+    not by a dependency of each route: every such route must still refuse, before anything
+    else, a key whose scopes do not reach it (and the account routes any key but `*`)."""
+    keys = {
+        area: {"X-API-Key": await make_api_key(client, alice, [f"{area}:read", f"{area}:write"])}
+        for area in ("search", "folders")
+    }
+    checked = 0
+    for path, context in _api_routes(app):
+        access = getattr(context.original_route, "access", None)
+        if access is None:
+            continue
+        headers = keys["folders" if access.area == "search" else "search"]
+        for method in sorted(context.original_route.methods - {"HEAD"}):
+            answer = await client.request(method, path, headers=headers)
+            assert answer.status_code == 403, (method, context.path, answer.status_code)
+            checked += 1
+    assert checked > 100
+
+
+def test_an_area_route_that_does_not_work_out_the_caller_gets_the_check():
+    router = AreaRouter(prefix="/things", access=area_access("files"))
+
+    @router.get("")
+    async def list_things() -> list[str]:
+        return []
+
+    (route,) = router.routes
+    assert isinstance(route, APIRoute) and authenticates(route.dependant)

@@ -117,3 +117,29 @@ async def test_a_hundred_concurrent_appends_get_seq_1_to_100(
         ]
     )
     assert sorted(r.json()["seq"] for r in responses) == list(range(1, 101))
+
+
+async def test_a_refused_body_carries_the_request_id_and_with_cors_its_headers() -> None:
+    """The body limit shares the request-context layer without CORS and sits inside CORS with
+    it: either way a 413 is logged with its request id, and a browser can read it."""
+    too_big = b"{" + b" " * 4096 + b"}"
+    headers = {"Content-Type": "application/json", "Origin": "https://app.example.com"}
+    for origins in ([], ["https://app.example.com"]):
+        settings = Settings(
+            app_env="test",
+            mongodb_url="mongodb://unused",
+            cors_origins=origins,
+            max_json_bytes=1024,
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings)), base_url="http://test"
+        ) as client:
+            response = await client.post(
+                "/api/v1/conversations",
+                content=too_big,
+                headers={**headers, "X-Request-ID": "refused-1"},
+            )
+        assert response.status_code == 413
+        assert response.headers["x-request-id"] == "refused-1"
+        allowed = response.headers.get("access-control-allow-origin")
+        assert allowed == (origins[0] if origins else None)

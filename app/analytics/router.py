@@ -8,12 +8,10 @@ from fastapi import Query
 
 from app.analytics import service
 from app.analytics.schemas import GenerationReport, Summary, UsageReport
-from app.auth.dependencies import AdminUser, CurrentUser, require_area
+from app.auth.dependencies import AdminUser, CurrentUser, area_access
 from app.routing import AreaRouter
 
-router = AreaRouter(
-    prefix="/analytics", tags=["analytics"], dependencies=[require_area("analytics")]
-)
+router = AreaRouter(prefix="/analytics", tags=["analytics"], access=area_access("analytics"))
 admin_router = AreaRouter(prefix="/admin/analytics", tags=["admin"])
 
 From = Annotated[

@@ -5,13 +5,7 @@ from __future__ import annotations
 
 from fastapi import Response, status
 
-from app.auth.dependencies import (
-    AdminUser,
-    CurrentUser,
-    PrincipalDep,
-    require_account_access,
-    require_area,
-)
+from app.auth.dependencies import ACCOUNT_ACCESS, AdminUser, CurrentUser, PrincipalDep, area_access
 from app.budgets import service
 from app.budgets.schemas import (
     ApiKeySpendUpdate,
@@ -24,11 +18,9 @@ from app.routing import AreaRouter
 from app.users.schemas import ApiKeyRead
 
 reservations_router = AreaRouter(
-    prefix="/usage/reservations", tags=["usage"], dependencies=[require_area("usage")]
+    prefix="/usage/reservations", tags=["usage"], access=area_access("usage")
 )
-limits_router = AreaRouter(
-    prefix="/users/me", tags=["users"], dependencies=[require_account_access()]
-)
+limits_router = AreaRouter(prefix="/users/me", tags=["users"], access=ACCOUNT_ACCESS)
 admin_limits_router = AreaRouter(prefix="/admin/users", tags=["admin"])
 
 

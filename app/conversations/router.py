@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from app.auth.dependencies import CurrentUser, require_area
+from app.auth.dependencies import CurrentUser, area_access
 from app.conversations import service
 from app.conversations.schemas import (
     BulkRequest,
@@ -24,7 +24,7 @@ from app.routing import AreaRouter
 from app.schemas import ObjectIdIn, Permanent
 
 router = AreaRouter(
-    prefix="/conversations", tags=["conversations"], dependencies=[require_area("conversations")]
+    prefix="/conversations", tags=["conversations"], access=area_access("conversations")
 )
 
 

@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import Path
 
-from app.auth.dependencies import CurrentUser, require_area
+from app.auth.dependencies import CurrentUser, area_access
 from app.routing import AreaRouter
 from app.tags import service
 from app.tags.schemas import TagChange, TagList, TagName, TagRename
 
-router = AreaRouter(prefix="/tags", tags=["tags"], dependencies=[require_area("folders")])
+router = AreaRouter(prefix="/tags", tags=["tags"], access=area_access("folders"))
 
 TagPath = Annotated[TagName, Path(description="The tag, in any case")]
 

@@ -4,14 +4,14 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from app.auth.dependencies import CurrentUser, SettingsDep, require_account_access
+from app.auth.dependencies import ACCOUNT_ACCESS, CurrentUser, SettingsDep
 from app.openapi import LEGAL_HOLD
 from app.pagination import Page, Pagination
 from app.routing import AreaRouter
 from app.trash import service
 from app.trash.schemas import TrashEmptied, TrashItemRead, TrashKind
 
-router = AreaRouter(prefix="/trash", tags=["trash"], dependencies=[require_account_access()])
+router = AreaRouter(prefix="/trash", tags=["trash"], access=ACCOUNT_ACCESS)
 
 
 @router.get("", operation_id="trash_list", response_model=Page[TrashItemRead])

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import Response, status
 from fastapi.responses import StreamingResponse
 
-from app.auth.dependencies import CurrentUser, require_account_access
+from app.auth.dependencies import ACCOUNT_ACCESS, CurrentUser
 from app.blob_responses import archive_responses
 from app.openapi import LEGAL_HOLD
 from app.pagination import Page, Pagination
@@ -18,7 +18,7 @@ from app.users.schemas import (
     UserRead,
 )
 
-router = AreaRouter(prefix="/users/me", tags=["users"], dependencies=[require_account_access()])
+router = AreaRouter(prefix="/users/me", tags=["users"], access=ACCOUNT_ACCESS)
 
 
 @router.get("", operation_id="users_get_me", response_model=UserRead)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import Response, status
 
-from app.auth.dependencies import CurrentUser, require_account_access
+from app.auth.dependencies import ACCOUNT_ACCESS, CurrentUser
 from app.pagination import Page, Pagination
 from app.routing import AreaRouter
 from app.webhooks import service
@@ -17,7 +17,7 @@ from app.webhooks.schemas import (
 )
 from documents.webhook import WebhookEndpoint
 
-router = AreaRouter(prefix="/webhooks", tags=["webhooks"], dependencies=[require_account_access()])
+router = AreaRouter(prefix="/webhooks", tags=["webhooks"], access=ACCOUNT_ACCESS)
 
 
 def _read(endpoint: WebhookEndpoint) -> WebhookRead:
