@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import sys
 from datetime import UTC, datetime
 
 import beanie
@@ -30,7 +31,7 @@ READING = [
 
 def versions_line(profile: EngineProfile) -> str:
     return (
-        f"Python {platform.python_version()}, FastAPI {fastapi.__version__}, Beanie {beanie.__version__}, "
+        f"Python {platform.python_version()} ({sys.base_prefix}), FastAPI {fastapi.__version__}, Beanie {beanie.__version__}, "
         f"PyMongo {pymongo.version}; server: {profile.name} {profile.version}"
         + (" (embedded, SQLite)" if not os.environ.get("MONGODB_URL") else " (MONGODB_URL)")
     )
