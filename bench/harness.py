@@ -279,8 +279,6 @@ class Bench:
         rows: list[Row] = []
         if not self.wants(case):
             return rows
-        waited = await settle()
-        print(f"{case}: started after {waited:.0f} s of waiting for a quiet machine", flush=True)
         async with recording(self.app_pid, self.selection.profile, case):
             for concurrency in CONCURRENCY:
                 app_parts, floor_parts = [], []
@@ -298,36 +296,6 @@ class Bench:
         self.report.rows.extend(rows)
         self.save()
         return rows
-
-
-QUIET = 0.85  # the idle share of the machine's CPUs over one second that lets a case start
-SETTLE_LIMIT_S = 60.0
-
-
-def _cpu_ticks() -> tuple[int, int] | None:
-    """(idle, total) CPU ticks of the machine since boot, from /proc/stat (None elsewhere)."""
-    try:
-        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return values[3] + values[4], sum(values)  # idle + iowait
-
-
-async def settle() -> float:
-    """Waits (at most `SETTLE_LIMIT_S`) until the machine's CPUs were `QUIET` idle over a
-    second, and returns the seconds waited: a case is not measured while the database is still
-    working off the case before it (DocumentDB vacuums and checkpoints what a write-heavy case
-    left; on two cores that slows the more CPU-bound side, the app, more than the floor)."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < SETTLE_LIMIT_S:
-        before = _cpu_ticks()
-        await asyncio.sleep(1.0)
-        after = _cpu_ticks()
-        if before is None or after is None:
-            break
-        if (after[0] - before[0]) >= QUIET * max(1, after[1] - before[1]):
-            break
-    return time.perf_counter() - started
 
 
 async def run_genstore(bench: Bench, *args: str) -> subprocess.CompletedProcess:

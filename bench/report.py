@@ -56,8 +56,7 @@ def engine_section(
         f"- versions: {versions_line(profile)}",
         f"- pool: {pool} connection(s) per process (the engine profile's choice, app and floor alike)",
         f"- cases: {', '.join(selection.names) if selection.names else ('targets only' if selection.targets_only else 'all')}",
-        "- client, app (one uvicorn worker), floor and database share the machine's cores; each "
-        "throughput case starts once they have been 85 % idle for a second (at most 60 s of waiting).",
+        "- client, app (one uvicorn worker), floor and database share the machine's cores.",
         "",
         "### Targets",
         "",
