@@ -40,8 +40,9 @@ class AreaRouter(APIRouter):
             super().add_api_route(path, endpoint, **kwargs)
             return
         route_dependencies = list(kwargs.pop("dependencies", None) or ())
-        own = any(getattr(d.dependency, "signs_in", False) for d in route_dependencies)
-        if not (own or authenticates(get_dependant(path=self.prefix + path, call=endpoint))):
+        calls = [endpoint, *(d.dependency for d in (*self.dependencies, *route_dependencies))]
+        full_path = self.prefix + path
+        if not any(authenticates(get_dependant(path=full_path, call=c)) for c in calls if c):
             route_dependencies.append(self.access.dependency())
         super().add_api_route(path, endpoint, dependencies=route_dependencies, **kwargs)
         self.routes[-1].access = self.access  # read by `get_principal` from the matched route

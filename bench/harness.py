@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 from asyncio.subprocess import PIPE
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,9 +201,18 @@ async def sign_up(api: httpx.AsyncClient) -> dict[str, Any]:
     return {"auth": auth, "as_user": {"X-User": me["id"]}, "me": me, "key": key}
 
 
-async def start_uvicorn(target: str, env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+async def start_uvicorn(
+    target: str,
+    env: dict[str, str],
+    *,
+    wrapper: Sequence[str] = (),
+    start_within_s: float = 15.0,
+) -> tuple[asyncio.subprocess.Process, str]:
+    """uvicorn serving `target` (the app's factory or the floor), run under `wrapper` when
+    given (valgrind for `bench.instructions`), once it answers `/healthz`."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
+        *wrapper,
         sys.executable,
         "-m",
         "uvicorn",
@@ -224,13 +233,16 @@ async def start_uvicorn(target: str, env: dict[str, str]) -> tuple[asyncio.subpr
         cwd=str(ROOT),
     )
     base = f"http://127.0.0.1:{port}"
+    deadline = time.perf_counter() + start_within_s
     async with httpx.AsyncClient() as probe:
-        for _ in range(300):
+        while time.perf_counter() < deadline:
             try:
                 await probe.get(base + "/healthz")
                 return process, base
             except httpx.TransportError:
                 await asyncio.sleep(0.05)
+    process.kill()
+    await process.wait()
     raise RuntimeError(f"{target} did not start")
 
 

@@ -30,8 +30,7 @@ import httpx
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 
-from app.embedded_server import free_port
-from bench.harness import ROOT, engine_profile, served_env, sign_up
+from bench.harness import engine_profile, served_env, sign_up, start_uvicorn
 
 ROUTES = ("me", "key", "reserve", "append", "list")
 
@@ -40,32 +39,9 @@ async def _serve(
     target: str, env: dict[str, str], out: Path | None
 ) -> tuple[asyncio.subprocess.Process, str]:
     """uvicorn serving `target`, under callgrind writing to `out` (without it when None)."""
-    port = free_port()
     valgrind = [_tool("valgrind"), "--tool=callgrind", f"--callgrind-out-file={out}"] if out else []
-    command = [
-        *valgrind,
-        sys.executable,
-        "-m",
-        "uvicorn",
-        target,
-        *("--host", "127.0.0.1", "--port", str(port), "--no-access-log"),
-        *("--timeout-keep-alive", "3600", "--log-level", "warning"),
-        *(["--factory"] if target.startswith("app.") else []),
-    ]
-    process = await asyncio.create_subprocess_exec(
-        *command, env=env, cwd=ROOT, stderr=asyncio.subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as probe:
-        for _ in range(3000):  # start-up under callgrind takes a minute or more
-            try:
-                await probe.get(base + "/healthz")
-                return process, base
-            except httpx.TransportError:
-                await asyncio.sleep(0.1)
-    process.kill()
-    await process.wait()
-    raise RuntimeError(f"{target} did not start under valgrind")
+    # Start-up under callgrind takes a minute or more.
+    return await start_uvicorn(target, env, wrapper=valgrind, start_within_s=300.0)
 
 
 async def measure(route: str, side: str, requests: int, url: str, out: Path) -> int:

@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from app.auth.dependencies import area_access, authenticates
+from app.auth.dependencies import Access, authenticates
 from app.observability import REQUESTS
 from app.routing import AreaRouter
 from tests.factories import TestUser, make_api_key
@@ -87,7 +87,7 @@ async def test_every_route_of_a_router_asking_access_refuses_a_key_without_it(
 
 
 def test_an_area_route_that_does_not_work_out_the_caller_gets_the_check():
-    router = AreaRouter(prefix="/things", access=area_access("files"))
+    router = AreaRouter(prefix="/things", access=Access("files"))
 
     @router.get("")
     async def list_things() -> list[str]:

@@ -8,10 +8,10 @@ from fastapi import Query
 
 from app.analytics import service
 from app.analytics.schemas import GenerationReport, Summary, UsageReport
-from app.auth.dependencies import AdminUser, CurrentUser, area_access
+from app.auth.dependencies import Access, AdminUser, CurrentUser
 from app.routing import AreaRouter
 
-router = AreaRouter(prefix="/analytics", tags=["analytics"], access=area_access("analytics"))
+router = AreaRouter(prefix="/analytics", tags=["analytics"], access=Access("analytics"))
 admin_router = AreaRouter(prefix="/admin/analytics", tags=["admin"])
 
 From = Annotated[

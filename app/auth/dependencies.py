@@ -1,6 +1,6 @@
 """Who is calling: bearer tokens (ours or an external IdP's) and API keys, with scopes.
 
-Use the aliases: `CurrentUser` in endpoints, and `access=area_access("files")` on each area's
+Use the aliases: `CurrentUser` in endpoints, and `access=Access("files")` on each area's
 router (`AreaRouter`) so a key outside its scopes gets 403 on every route of that area.
 """
 
@@ -180,10 +180,6 @@ class Access:
             self.check(await get_principal(request), request.method)
 
         return Depends(check)
-
-
-def area_access(area: str) -> Access:
-    return Access(area)
 
 
 ACCOUNT_ACCESS = Access()

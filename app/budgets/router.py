@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import Response, status
 
-from app.auth.dependencies import ACCOUNT_ACCESS, AdminUser, CurrentUser, PrincipalDep, area_access
+from app.auth.dependencies import ACCOUNT_ACCESS, Access, AdminUser, CurrentUser, PrincipalDep
 from app.budgets import service
 from app.budgets.schemas import (
     ApiKeySpendUpdate,
@@ -18,7 +18,7 @@ from app.routing import AreaRouter
 from app.users.schemas import ApiKeyRead
 
 reservations_router = AreaRouter(
-    prefix="/usage/reservations", tags=["usage"], access=area_access("usage")
+    prefix="/usage/reservations", tags=["usage"], access=Access("usage")
 )
 limits_router = AreaRouter(prefix="/users/me", tags=["users"], access=ACCOUNT_ACCESS)
 admin_limits_router = AreaRouter(prefix="/admin/users", tags=["admin"])

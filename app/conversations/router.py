@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from app.auth.dependencies import CurrentUser, area_access
+from app.auth.dependencies import Access, CurrentUser
 from app.conversations import service
 from app.conversations.schemas import (
     BulkRequest,
@@ -23,9 +23,7 @@ from app.pagination import Page, Pagination
 from app.routing import AreaRouter
 from app.schemas import ObjectIdIn, Permanent
 
-router = AreaRouter(
-    prefix="/conversations", tags=["conversations"], access=area_access("conversations")
-)
+router = AreaRouter(prefix="/conversations", tags=["conversations"], access=Access("conversations"))
 
 
 @router.post(

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response, status
 
-from app.auth.dependencies import CurrentUser, SettingsDep, area_access
+from app.auth.dependencies import Access, CurrentUser, SettingsDep
 from app.drawings import service
 from app.drawings.schemas import DrawingRead
 from app.openapi import LEGAL_HOLD, multipart_body, problems
@@ -12,7 +12,7 @@ from app.pagination import Page, Pagination
 from app.routing import AreaRouter
 from app.schemas import Permanent
 
-router = AreaRouter(prefix="/drawings", tags=["drawings"], access=area_access("drawings"))
+router = AreaRouter(prefix="/drawings", tags=["drawings"], access=Access("drawings"))
 
 
 @router.post(

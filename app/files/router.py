@@ -5,7 +5,7 @@ from typing import Annotated
 from bson import ObjectId
 from fastapi import Query, Request, Response, status
 
-from app.auth.dependencies import CurrentUser, SettingsDep, area_access
+from app.auth.dependencies import Access, CurrentUser, SettingsDep
 from app.blob_responses import (
     BLOB_REQUEST_HEADERS,
     blob_response,
@@ -21,7 +21,7 @@ from app.routing import AreaRouter
 from app.schemas import Permanent
 from app.uploads import MultipartUpload
 
-router = AreaRouter(prefix="/files", tags=["files"], access=area_access("files"))
+router = AreaRouter(prefix="/files", tags=["files"], access=Access("files"))
 
 UPLOAD_BODY = multipart_body("file", kind={"type": "string", "maxLength": 64})
 

@@ -4,14 +4,14 @@ from typing import Literal
 
 from fastapi import Response, status
 
-from app.auth.dependencies import CurrentUser, area_access
+from app.auth.dependencies import Access, CurrentUser
 from app.folders import service
 from app.folders.schemas import FolderCreate, FolderPatch, FolderRead, FolderTree
 from app.pagination import Pagination
 from app.routing import AreaRouter
 from app.search.schemas import HitPage
 
-router = AreaRouter(prefix="/folders", tags=["folders"], access=area_access("folders"))
+router = AreaRouter(prefix="/folders", tags=["folders"], access=Access("folders"))
 
 
 @router.post(

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from app.auth.dependencies import CurrentUser, PrincipalDep, area_access
+from app.auth.dependencies import Access, CurrentUser, PrincipalDep
 from app.generations import service
 from app.generations.schemas import GenerationCreate, GenerationPatch, GenerationRead, Kind, Status
 from app.openapi import problems
@@ -12,7 +12,7 @@ from app.pagination import Page, Pagination
 from app.routing import AreaRouter
 from app.schemas import ObjectIdIn
 
-router = AreaRouter(prefix="/generations", tags=["generations"], access=area_access("generations"))
+router = AreaRouter(prefix="/generations", tags=["generations"], access=Access("generations"))
 
 
 @router.post(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import Request, status
 
-from app.auth.dependencies import CurrentUser, SettingsDep, area_access
+from app.auth.dependencies import Access, CurrentUser, SettingsDep
 from app.imports import service
 from app.imports.schemas import ImportRead, ImportSummary
 from app.openapi import multipart_body, problems
@@ -10,7 +10,7 @@ from app.pagination import Page, Pagination
 from app.routing import AreaRouter
 from app.uploads import MultipartUpload
 
-router = AreaRouter(prefix="/imports", tags=["imports"], access=area_access("conversations"))
+router = AreaRouter(prefix="/imports", tags=["imports"], access=Access("conversations"))
 
 UPLOAD_BODY = multipart_body(
     "file",

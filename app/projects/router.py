@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from app.auth.dependencies import CurrentUser, area_access
+from app.auth.dependencies import Access, CurrentUser
 from app.openapi import LEGAL_HOLD
 from app.pagination import Page, Pagination
 from app.projects import service
@@ -12,7 +12,7 @@ from app.projects.schemas import ProjectCreate, ProjectPatch, ProjectRead, Statu
 from app.routing import AreaRouter
 from app.schemas import Permanent
 
-router = AreaRouter(prefix="/projects", tags=["projects"], access=area_access("projects"))
+router = AreaRouter(prefix="/projects", tags=["projects"], access=Access("projects"))
 
 
 @router.post(

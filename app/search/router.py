@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import Query
 
-from app.auth.dependencies import CurrentUser, area_access
+from app.auth.dependencies import Access, CurrentUser
 from app.pagination import Pagination
 from app.routing import AreaRouter
 from app.schemas import ObjectIdIn
@@ -12,7 +12,7 @@ from app.search import service
 from app.search.schemas import HitPage
 from app.tags.schemas import TagName
 
-router = AreaRouter(prefix="/search", tags=["search"], access=area_access("search"))
+router = AreaRouter(prefix="/search", tags=["search"], access=Access("search"))
 
 
 @router.get("", operation_id="search_items", response_model=HitPage)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Header, Request, Response, status
 
-from app.auth.dependencies import CurrentUser, SettingsDep, area_access
+from app.auth.dependencies import Access, CurrentUser, SettingsDep
 from app.blob_responses import (
     BLOB_REQUEST_HEADERS,
     PUBLIC_SITE_HEADERS,
@@ -29,10 +29,10 @@ from app.shares.schemas import (
 from documents.share import Share
 
 conversation_shares = AreaRouter(
-    prefix="/conversations", tags=["shares"], access=area_access("conversations")
+    prefix="/conversations", tags=["shares"], access=Access("conversations")
 )
-site_shares = AreaRouter(prefix="/sites", tags=["shares"], access=area_access("sites"))
-router = AreaRouter(prefix="/shares", tags=["shares"], access=area_access("shares"))
+site_shares = AreaRouter(prefix="/sites", tags=["shares"], access=Access("sites"))
+router = AreaRouter(prefix="/shares", tags=["shares"], access=Access("shares"))
 public_router = AreaRouter(tags=["shares"])
 SHARE_ERRORS = problems(
     (401, "The share has a password: send it in `Share-Password`"),

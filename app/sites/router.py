@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.auth.dependencies import CurrentUser, SettingsDep, area_access
+from app.auth.dependencies import Access, CurrentUser, SettingsDep
 from app.blob_responses import (
     BLOB_REQUEST_HEADERS,
     PUBLIC_SITE_HEADERS,
@@ -34,7 +34,7 @@ from app.sites.schemas import (
     VersionSummary,
 )
 
-router = AreaRouter(prefix="/sites", tags=["sites"], access=area_access("sites"))
+router = AreaRouter(prefix="/sites", tags=["sites"], access=Access("sites"))
 
 VersionQuery = Annotated[int | None, Query(ge=1, le=10**9, description="Default: current")]
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Query, Response, status
 
-from app.auth.dependencies import CurrentUser, area_access
+from app.auth.dependencies import Access, CurrentUser
 from app.openapi import LEGAL_HOLD
 from app.pagination import Page, Pagination
 from app.routing import AreaRouter
@@ -12,7 +12,7 @@ from app.schemas import ObjectIdIn, Permanent
 from app.stories import service
 from app.stories.schemas import StoryCreate, StoryPatch, StoryRead
 
-router = AreaRouter(prefix="/stories", tags=["stories"], access=area_access("stories"))
+router = AreaRouter(prefix="/stories", tags=["stories"], access=Access("stories"))
 
 
 @router.post(

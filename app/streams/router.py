@@ -5,15 +5,15 @@ from typing import Annotated
 from fastapi import Header
 from fastapi.responses import StreamingResponse
 
-from app.auth.dependencies import CurrentUser, SettingsDep, area_access
+from app.auth.dependencies import Access, CurrentUser, SettingsDep
 from app.routing import AreaRouter
 from app.streams import service
 
 conversation_events = AreaRouter(
-    prefix="/conversations", tags=["streams"], access=area_access("conversations")
+    prefix="/conversations", tags=["streams"], access=Access("conversations")
 )
 generation_events = AreaRouter(
-    prefix="/generations", tags=["streams"], access=area_access("generations")
+    prefix="/generations", tags=["streams"], access=Access("generations")
 )
 
 SSE = {

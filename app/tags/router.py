@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import Path
 
-from app.auth.dependencies import CurrentUser, area_access
+from app.auth.dependencies import Access, CurrentUser
 from app.routing import AreaRouter
 from app.tags import service
 from app.tags.schemas import TagChange, TagList, TagName, TagRename
 
-router = AreaRouter(prefix="/tags", tags=["tags"], access=area_access("folders"))
+router = AreaRouter(prefix="/tags", tags=["tags"], access=Access("folders"))
 
 TagPath = Annotated[TagName, Path(description="The tag, in any case")]
 

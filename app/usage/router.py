@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import Response, status
 
-from app.auth.dependencies import PrincipalDep, area_access
+from app.auth.dependencies import Access, PrincipalDep
 from app.pagination import Page, Pagination
 from app.routing import AreaRouter
 from app.usage import service
@@ -14,7 +14,7 @@ from app.usage.schemas import (
     UsageRead,
 )
 
-router = AreaRouter(prefix="/usage", tags=["usage"], access=area_access("usage"))
+router = AreaRouter(prefix="/usage", tags=["usage"], access=Access("usage"))
 
 
 @router.post(

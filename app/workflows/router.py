@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import Query, Response, status
 
-from app.auth.dependencies import CurrentUser, area_access
+from app.auth.dependencies import Access, CurrentUser
 from app.files.schemas import FileRead
 from app.openapi import LEGAL_HOLD, problems
 from app.pagination import Page, Pagination
@@ -20,7 +20,7 @@ from app.workflows.schemas import (
     WorkflowRead,
 )
 
-router = AreaRouter(prefix="/workflows", tags=["workflows"], access=area_access("workflows"))
+router = AreaRouter(prefix="/workflows", tags=["workflows"], access=Access("workflows"))
 
 
 @router.post(
