@@ -11,16 +11,15 @@ import contextvars
 import functools
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from fastapi.routing import iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from pymongo import monitoring
 from starlette.requests import Request
@@ -100,31 +99,23 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, body_limit: int | None = None) -> None:
         self.app = app
         self.body_limit = body_limit
-        self._templates: dict[int, str] | None = None
 
-    def _template(self, scope: Scope) -> str:
-        """The matched route's full template (`/api/v1/conversations/{conversation_id}`).
-
-        FastAPI puts the route as its router declared it in the scope, without the prefixes it
-        was included under; the full path comes from the app's route contexts, read once."""
-        route = scope.get("route")
-        if route is None:
-            return "unmatched"
-        if self._templates is None:
-            self._templates = {
-                id(context.original_route): context.path
-                for context in iter_route_contexts(scope["app"].routes)
-                if context.path
-            }
-        return self._templates.get(id(route)) or getattr(route, "path", None) or "unmatched"
+    @staticmethod
+    def _template(scope: Scope) -> str:
+        """The matched route's full template (`/api/v1/conversations/{conversation_id}`): the
+        app's routes are built at their full paths (`app/routing.py`)."""
+        return getattr(scope.get("route"), "path", None) or "unmatched"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
+        incoming = headers.get(b"x-request-id")
+        if incoming is not None and _REQUEST_ID_OK.match(incoming.decode("latin-1")):
+            request_id = incoming.decode("latin-1")
+        else:
+            request_id = os.urandom(16).hex()  # as random as a uuid4, without building one
         token = request_id_var.set(request_id)
         status = 500
         started = time.perf_counter()
@@ -153,15 +144,16 @@ class RequestContextMiddleware:
             method = scope["method"]
             labelled(REQUESTS, method, template, str(status)).inc()
             labelled(LATENCY, method, template).observe(elapsed)
-            access_log.info(
-                "request",
-                extra={
-                    "method": method,
-                    "route": template,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "route": template,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
             request_id_var.reset(token)
 
 

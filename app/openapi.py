@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute
 
 from app.auth.dependencies import authenticates
 from app.errors import PROBLEM_JSON, Problem
+from app.routing import every_route
 
 REF = "#/components/schemas/"
 PROBLEM_REF = {"$ref": REF + "Problem"}
@@ -102,9 +103,9 @@ def install_openapi(app: FastAPI, schemes: Sequence[SecurityBase] = ()) -> None:
                 version=app.version,
                 summary=app.summary,
                 description=app.description,
-                routes=app.routes,
+                routes=every_route(app),
             )
-            _add_security(document, app.routes, schemes)
+            _add_security(document, every_route(app), schemes)
             complete(document)
             app.openapi_schema = document
         return app.openapi_schema

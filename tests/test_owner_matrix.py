@@ -13,6 +13,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
+from app.routing import every_route
 from tests.factories import TestUser
 from tests.owner_world import EXPECTED, NOT_OWNED, bodies_for, build_world
 
@@ -25,7 +26,7 @@ def _api_routes(app: FastAPI) -> list[RouteContext]:
     not leave this test checking nothing."""
     routes = [
         route
-        for route in iter_route_contexts(app.routes)
+        for route in iter_route_contexts(every_route(app))
         if isinstance(route.original_route, APIRoute) and route.path.startswith("/api/v1/")
     ]
     found = {(method, route.path) for route in routes for method in route.methods}

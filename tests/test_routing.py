@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.auth.dependencies import Access, authenticates
 from app.observability import REQUESTS
-from app.routing import AreaRouter
+from app.routing import AreaRouter, every_route
 from tests.factories import TestUser, make_api_key
 
 
@@ -28,7 +28,7 @@ def _served(method: str, template: str) -> float:
 def _api_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
     """Each API route with a path that reaches it (ids and file paths filled in)."""
     found = []
-    for context in iter_route_contexts(app.routes):
+    for context in iter_route_contexts(every_route(app)):
         if context.path and isinstance(context.original_route, APIRoute):
             path = re.sub(r"\{[^}:]+:path\}", "a/b.txt", context.path)
             found.append((re.sub(r"\{[^}]+\}", "0123456789abcdef01234567", path), context))
@@ -93,5 +93,13 @@ def test_an_area_route_that_does_not_work_out_the_caller_gets_the_check():
     async def list_things() -> list[str]:
         return []
 
-    (route,) = router.routes
+    (route,) = router.build_routes("/api/v1")
     assert isinstance(route, APIRoute) and authenticates(route.dependant)
+    assert route.path == "/api/v1/things" and route.access == Access("files")
+
+
+async def test_the_documentation_routes_tried_after_the_areas_still_answer(
+    client: httpx.AsyncClient,
+):
+    for path in ("/openapi.json", "/docs", "/redoc"):
+        assert (await client.get(path)).status_code == 200, path
