@@ -191,8 +191,11 @@ async def limit_json_body(
     if declared is not None and declared.isdigit() and int(declared) > limit:
         await _too_large(limit)(scope, receive, send)
         return
-    if declared is not None:
-        await app(scope, receive, send)  # the server stops at Content-Length
+    http1 = scope.get("http_version") in ("1.0", "1.1")
+    if declared is not None or (http1 and b"transfer-encoding" not in headers):
+        # The server stops at Content-Length; an HTTP/1 request with neither header has no
+        # body (RFC 9112 6.3). An HTTP/2 body may come without either: read below.
+        await app(scope, receive, send)
         return
     # A chunked body of unknown length: read it (it is JSON, so at most `limit` bytes) and
     # replay it, refusing as soon as it passes the limit.

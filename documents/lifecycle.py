@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from beanie import Document, PydanticObjectId
+from beanie import PydanticObjectId
 from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from documents.base import utcnow
+from documents.base import StoredDocument, utcnow
 
 
-class LegalHold(Document):
+class LegalHold(StoredDocument):
     """While a user has a hold that is not released, nothing of theirs is purged by any path.
     Released holds stay, with who released them and when."""
 
@@ -31,7 +31,7 @@ class LegalHold(Document):
         ]
 
 
-class AuditEntry(Document):
+class AuditEntry(StoredDocument):
     """One administrator's action or one purge: appended, never changed."""
 
     at: datetime = Field(default_factory=utcnow)

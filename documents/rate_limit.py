@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from beanie import Document
 from pydantic import ConfigDict, Field
 from pymongo import ASCENDING, IndexModel
 
+from documents.base import StoredDocument
 
-class RateLimitWindow(Document):
+
+class RateLimitWindow(StoredDocument):
     model_config = ConfigDict(populate_by_name=True)
 
     id: str  # type: ignore[assignment]  # "<key>:<window>"

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from beanie import Document, PydanticObjectId
+from beanie import PydanticObjectId
 from pydantic import BaseModel, ConfigDict, Field
 
-from documents.base import utcnow
+from documents.base import StoredDocument, utcnow
 
 Days = Annotated[float | None, Field(default=None, gt=0, le=36_500)]
 RETENTION_KINDS = (
@@ -41,7 +41,7 @@ class RetentionRules(BaseModel):
         return getattr(self, f"{kind}_days")
 
 
-class RetentionPolicy(Document):
+class RetentionPolicy(StoredDocument):
     id: str = Field(default="global", alias="_id")  # type: ignore[assignment]
     rules: RetentionRules = Field(default_factory=RetentionRules)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import grimp
+import pytest
 
 from tests.sharding import public_read, scoped
 
@@ -174,3 +175,19 @@ def test_the_sharding_audit_knows_a_scoped_filter() -> None:
     assert not scoped({"$or": [{"owner_id": 1}, {"visibility": "public"}]}, "owner_id")
     assert public_read({"$or": [{"owner_id": 1}, {"visibility": "public"}]})
     assert not public_read({"expires_at": {"$lt": 1}})
+
+
+def test_every_document_is_a_stored_document() -> None:
+    """`StoredDocument` (documents/base.py) reads attributes with Python's own lookup and runs
+    the private attributes' initialisation once: every registered document must get both."""
+    from documents import ALL_DOCUMENTS
+    from documents.base import StoredDocument
+    from documents.user import User
+
+    assert all(issubclass(model, StoredDocument) for model in ALL_DOCUMENTS)
+    for model in ALL_DOCUMENTS:
+        assert model.__getattribute__ is object.__getattribute__, model
+    user = User.model_construct(email="a@example.com")
+    assert user.email == "a@example.com" and user.__pydantic_private__ is not None
+    with pytest.raises(NotImplementedError):
+        User.lazy_parse({"email": "a@example.com"})

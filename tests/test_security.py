@@ -49,6 +49,42 @@ async def test_a_50_mb_json_body_is_refused_before_parsing(
     assert time.monotonic() - started < 20
 
 
+async def test_a_body_without_length_over_http_2_is_still_limited(
+    app: FastAPI, alice: TestUser
+) -> None:
+    """HTTP/1 without Content-Length or Transfer-Encoding has no body, so the limit lets such a
+    request through unread; over HTTP/2 a body may come without either and is counted."""
+    chunk = b"x" * (1024 * 1024)
+    pending = [chunk] * 50
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        body = pending.pop() if pending else b""
+        return {"type": "http.request", "body": body, "more_body": bool(pending)}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(k.lower().encode(), v.encode()) for k, v in alice.headers.items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "2",
+        "method": "POST",
+        "scheme": "https",
+        "path": "/api/v1/conversations",
+        "raw_path": b"/api/v1/conversations",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [*headers, (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 443),
+    }
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert len(pending) > 30  # refused once past the limit, not after reading everything
+
+
 async def test_arrays_in_bodies_are_bounded(client: httpx.AsyncClient, alice: TestUser) -> None:
     too_many_ids = {"ids": ["0" * 24] * 101, "action": "archive"}
     assert (
