@@ -111,11 +111,9 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        incoming = headers.get(b"x-request-id")
-        if incoming is not None and _REQUEST_ID_OK.match(incoming.decode("latin-1")):
-            request_id = incoming.decode("latin-1")
-        else:
-            request_id = os.urandom(16).hex()  # as random as a uuid4, without building one
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        # A fresh id: 16 random bytes in hex, a uuid4's shape without building one.
+        request_id = incoming if _REQUEST_ID_OK.match(incoming) else os.urandom(16).hex()
         token = request_id_var.set(request_id)
         status = 500
         started = time.perf_counter()

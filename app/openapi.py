@@ -98,14 +98,15 @@ def install_openapi(app: FastAPI, schemes: Sequence[SecurityBase] = ()) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
+            routes = every_route(app)
             document = get_openapi(
                 title=app.title,
                 version=app.version,
                 summary=app.summary,
                 description=app.description,
-                routes=every_route(app),
+                routes=routes,
             )
-            _add_security(document, every_route(app), schemes)
+            _add_security(document, routes, schemes)
             complete(document)
             app.openapi_schema = document
         return app.openapi_schema
